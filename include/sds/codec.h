@@ -1,0 +1,64 @@
+// Encoding and decoding of SDS messages in both wire dialects.
+//
+// Decoding treats every byte as hostile: it is bounds-checked, never throws,
+// never allocates more than the configured limits allow, and reports a
+// specific ErrorCode with a message naming the offending field.
+//
+// Byte-exactness: Encode reproduces what nim-sds (Dialect::kNim) and @waku/sds
+// (Dialect::kSpec) write, field for field, so that golden vectors from both
+// round-trip. The rules per dialect:
+//   nim:  fields in number order; 1, 2, 4, 5 and 6 always written (even when
+//         empty); 7 only when non-empty; HistoryEntry 1 always, 2 and 3 only
+//         when non-empty. Decode requires 1, 2, 4 and 5; 6 is optional; the
+//         last occurrence of a singular field wins; a field with an unexpected
+//         wire type is ignored (as nim-sds's minprotobuf does).
+//   spec: fields in number order; strings 1-3 only when non-empty (proto3);
+//         10, 12 and 20 when present; HistoryEntry as in nim.
+#ifndef SDS_CODEC_H_
+#define SDS_CODEC_H_
+
+#include <cstddef>
+
+#include "sds/message.h"
+#include "sds/status.h"
+
+namespace sds {
+
+// Upper bounds applied while decoding untrusted bytes. Every limit is checked
+// before the corresponding memory is allocated.
+struct DecodeLimits {
+  size_t max_message_bytes = 1024 * 1024 + 64 * 1024;  // whole wire message
+  size_t max_content_bytes = 1024 * 1024;              // nim-sds MaxMessageSize
+  size_t max_causal_history = 256;   // entries per message (@waku/sds sends 200)
+  size_t max_repair_request = 64;    // entries per message (peers send at most 3)
+  size_t max_id_bytes = 256;         // message, channel and sender ids
+  size_t max_hint_bytes = 4096;      // retrieval hint per entry
+  size_t max_bloom_bytes = 256 * 1024;  // serialized bloom filter (default is 18,768)
+};
+
+// Which dialect produced `wire`, judged from its top-level field layout
+// (field 2 is a varint Lamport in nim, a string message id in spec).
+// kDecodeUnknownDialect when neither fits.
+Result<Dialect> DetectDialect(ByteSpan wire);
+
+// Encodes `message` in `dialect`. Cannot fail: the encoder writes whatever it
+// is given (limits apply to what is received, not to what is sent).
+Bytes Encode(const Message& message, Dialect dialect);
+
+// Decodes `wire` in a known dialect. On success the Message's views point into
+// `wire`, which must outlive them.
+Result<Message> Decode(ByteSpan wire, Dialect dialect, const DecodeLimits& limits = {});
+
+// A decoded message together with the buffer its views point into.
+struct DecodedMessage {
+  SharedBytes wire;
+  Dialect dialect = Dialect::kNim;
+  Message message;
+};
+
+// Detects the dialect, then decodes. Keeps `wire` alive in the result.
+Result<DecodedMessage> DecodeAny(SharedBytes wire, const DecodeLimits& limits = {});
+
+}  // namespace sds
+
+#endif  // SDS_CODEC_H_
