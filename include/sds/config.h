@@ -1,0 +1,119 @@
+// Configuration of a ReliabilityManager: every tunable, its default and why.
+//
+// Defaults are nim-sds's (the deployed dialect). Config::ForDialect(kSpec)
+// gives the values @waku/sds and the SDS specification use instead.
+#ifndef SDS_CONFIG_H_
+#define SDS_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sds/codec.h"
+#include "sds/message.h"
+#include "sds/status.h"
+#include "sds/types.h"
+
+namespace sds {
+
+enum class LamportUnit : uint8_t {
+  kSeconds,       // nim-sds: lamport = max(now_s, lamport) + 1 on send
+  kMilliseconds,  // spec:    lamport = max(now_ms, lamport + 1) on send
+};
+
+// How SDS-R picks a repair request's delay (T_req) within [t_min, t_max).
+enum class RepairRequestTimer : uint8_t {
+  // The specification's uniform window from a hash of (participant, message).
+  // Interoperable, but the number of requests per loss grows with the group.
+  kUniform,
+  // A truncated exponential over the same window (as NORM does): a few members
+  // fire early, most fire late and are suppressed by the first request.
+  kTruncatedExponential,
+};
+
+// Bounds on what the engine holds; everything a peer can make it store is capped.
+struct Limits {
+  DecodeLimits decode;                 // per received message
+  size_t max_channels = 4096;          // channels created by Unwrap of unknown ids
+  size_t max_incoming_buffer = 10000;  // messages waiting for dependencies, per channel;
+                                       // overflow drops the oldest (MessageDropped event)
+  size_t max_outgoing_buffer = 10000;  // unacknowledged messages, per channel; overflow
+                                       // gives up on the oldest (SendFailed event)
+  size_t max_repair_buffer = 1000;     // SDS-R entries per channel, each direction
+  // Received Lamport values above this are rejected. Real clocks are far below
+  // (ms since 1970 ~ 2^41); the cap keeps our own clock from being pushed to
+  // overflow by a hostile peer (nim-sds crashes on 2^63 - 1).
+  LamportTime max_lamport = LamportTime{1} << 62;
+};
+
+struct Config {
+  // ---- Dialect -------------------------------------------------------------
+  // Wire dialect of messages this manager sends, and of its bloom filter.
+  Dialect dialect = Dialect::kNim;
+  // Also accept messages in the other dialect (their bloom filters are read
+  // with the other dialect's hash). false: such messages are rejected with
+  // kDecodeDialectMismatch.
+  bool accept_other_dialect = true;
+  LamportUnit lamport_unit = LamportUnit::kSeconds;
+
+  // Our participant id: sent as sender_id, and needed by SDS-R. Empty disables
+  // SDS-R (no repair requests are made or answered); see repair_enabled().
+  ParticipantId participant_id;
+
+  // ---- Bloom filter --------------------------------------------------------
+  // Each outgoing message carries this filter of the ids we have received.
+  // Its wire size depends only on the geometry: ~18.8 KB at the defaults.
+  int64_t bloom_filter_capacity = 10000;
+  double bloom_filter_error_rate = 0.001;
+  // Bloom hits needed before an outgoing message counts as acknowledged. 1 is
+  // nim-sds (a false positive then drops an unacknowledged message for good);
+  // 2 is @waku/sds. Below the threshold, hits give MessagePossiblyAcknowledged.
+  int bloom_ack_threshold = 1;
+
+  // ---- History -------------------------------------------------------------
+  size_t max_message_history = 1000;  // delivered messages kept (for causal history and repair)
+  size_t max_causal_history = 10;     // ids attached to each outgoing message
+  // Ids of delivered messages remembered for duplicate detection and
+  // dependency checks after they left the history (0: the history only).
+  size_t dedup_window = 10000;
+
+  // ---- Outgoing buffer -----------------------------------------------------
+  // An unacknowledged message is handed back for rebroadcast (RebroadcastDue)
+  // every resend_interval, at most max_resend_attempts times; then SendFailed.
+  Duration resend_interval = std::chrono::seconds{60};
+  int max_resend_attempts = 5;
+
+  // ---- Sync ----------------------------------------------------------------
+  // A channel on which we sent nothing for this long produces a sync message
+  // (SyncMessageReady): no content, but our causal history and bloom filter,
+  // so that peers learn what we received. 0 disables.
+  Duration sync_message_interval = std::chrono::seconds{30};
+
+  // ---- SDS-R ---------------------------------------------------------------
+  bool repair_enabled() const { return !participant_id.empty(); }
+  Duration repair_t_min = std::chrono::seconds{30};
+  Duration repair_t_max = std::chrono::seconds{300};
+  int num_response_groups = 1;
+  size_t max_repair_requests = 3;  // repair entries attached to one outgoing message
+  // How often one missing message is requested. nim-sds and @waku/sds ask
+  // once, so a lost answer leaves the gap open for good; here a request that
+  // went out is re-armed for t_max later (time enough for any answer), and a
+  // request seen from a peer postpones ours the same way. 1 behaves as nim-sds.
+  int max_repair_attempts = 3;
+  RepairRequestTimer repair_request_timer = RepairRequestTimer::kUniform;
+  // Expected group size, used only by kTruncatedExponential to shape its curve.
+  int64_t repair_group_size_estimate = 128;
+
+  Limits limits;
+
+  // nim-sds defaults (the struct's defaults) or the spec / @waku/sds ones:
+  // Lamport in ms, acknowledgement after 2 bloom hits, T_max 120 s.
+  static Config ForDialect(Dialect dialect);
+
+  // kInvalidArgument naming the first field that cannot work, e.g. a zero
+  // history or a non-positive interval.
+  Status Validate() const;
+};
+
+}  // namespace sds
+
+#endif  // SDS_CONFIG_H_

@@ -1,0 +1,155 @@
+// ReliabilityManager: the SDS protocol engine.
+//
+//   app ──content──▶ Wrap() ──wire bytes──▶ transport
+//   app ◀─events──── PollEvent()  ◀── Unwrap() ◀──wire bytes── transport
+//                     Tick(now) ─▶ next deadline
+//
+// The engine is sans-I/O: it never reads a clock, sleeps, starts threads,
+// opens sockets or draws randomness. Every operation takes `now`; periodic
+// work (resends, sync messages, SDS-R) runs from Tick(now), which returns the
+// time it wants to be called again. Results that are not the direct answer to
+// a call are queued as events (events.h) and drained by the caller.
+//
+// One manager serves many channels; each channel keeps its own Lamport clock,
+// delivered history, rolling bloom filter, outgoing buffer (unacknowledged),
+// incoming buffer (waiting for dependencies) and SDS-R repair buffers.
+//
+// Thread safety: none. One thread owns a manager (the C ABI runs one worker
+// thread per manager).
+#ifndef SDS_RELIABILITY_MANAGER_H_
+#define SDS_RELIABILITY_MANAGER_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "sds/config.h"
+#include "sds/events.h"
+#include "sds/message.h"
+#include "sds/status.h"
+#include "sds/types.h"
+
+namespace sds {
+
+// Supplies the retrieval hint for a delivered message when it is first listed
+// in a causal history. Non-empty hints are remembered; an empty one is asked
+// for again next time (the hint may not be known yet when a message is sent).
+using RetrievalHintProvider =
+    std::function<Bytes(const ChannelId& channel_id, const MessageId& message_id)>;
+
+// What Unwrap did with a message.
+enum class UnwrapOutcome : uint8_t {
+  kDelivered,   // delivered now (MessageReady queued), maybe with others it unblocked
+  kBuffered,    // waiting for `missing_dependencies` (MissingDependencies queued)
+  kDuplicate,   // already delivered or buffered: nothing delivered again
+  kSync,        // a sync message: acknowledgements processed, nothing delivered
+  kEphemeral,   // an ephemeral message: delivered at once (MessageReady queued)
+};
+
+struct UnwrapResult {
+  ChannelId channel_id;
+  MessageId message_id;
+  Dialect dialect = Dialect::kNim;
+  UnwrapOutcome outcome = UnwrapOutcome::kDelivered;
+  std::vector<HistoryEntry> missing_dependencies;
+  SharedBytes wire;  // the received bytes; `content` points into them
+  ByteSpan content;
+};
+
+class ReliabilityManager {
+ public:
+  // kInvalidArgument if `config` does not validate (Config::Validate).
+  static Result<std::unique_ptr<ReliabilityManager>> Create(const Config& config);
+
+  ~ReliabilityManager();
+  ReliabilityManager(const ReliabilityManager&) = delete;
+  ReliabilityManager& operator=(const ReliabilityManager&) = delete;
+
+  const Config& config() const;
+
+  // ---- Channels ------------------------------------------------------------
+  // Creates the channel if it does not exist. Channels are also created on
+  // first use by Wrap and Unwrap. kInvalidArgument for an empty or overlong
+  // id; kInvalidArgument when Limits::max_channels channels exist.
+  Status EnsureChannel(const ChannelId& channel_id);
+  // Forgets the channel and everything in it. Buffered messages are reported
+  // as MessageDropped. Removing an unknown channel is not an error.
+  Status RemoveChannel(const ChannelId& channel_id);
+  bool HasChannel(const ChannelId& channel_id) const;
+  std::vector<ChannelId> Channels() const;
+  // Forgets every channel; queued events are discarded.
+  void Reset();
+
+  void SetRetrievalHintProvider(RetrievalHintProvider provider);
+  // Records the retrieval hint of a delivered message (e.g. once the transport
+  // knows the hash of a message we sent). kUnknownChannel / kInvalidArgument
+  // if the channel or message is not known.
+  Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
+                          Bytes hint);
+
+  // ---- Sending -------------------------------------------------------------
+  // Wraps `content` as message `message_id` on `channel_id` and returns the
+  // wire bytes to broadcast. The message enters the history and the outgoing
+  // buffer; RebroadcastDue / MessageAcknowledged / SendFailed follow.
+  // Errors: kInvalidArgument (empty content, empty or overlong id, an id
+  // already used on this channel), kMessageTooLarge (content over
+  // Limits::decode.max_content_bytes).
+  Result<SharedBytes> Wrap(const ChannelId& channel_id, ByteSpan content,
+                           const MessageId& message_id, Timestamp now);
+  // An ephemeral message: no Lamport timestamp, causal history or bloom
+  // filter; never buffered, resent or acknowledged (spec dialect only:
+  // nim-sds cannot decode one, so the nim dialect gives kInvalidArgument).
+  Result<SharedBytes> WrapEphemeral(const ChannelId& channel_id, ByteSpan content,
+                                    const MessageId& message_id, Timestamp now);
+  // A sync message for the channel now (Tick also produces them on its own
+  // when a channel is quiet). `message_id` may be reused between syncs.
+  Result<SharedBytes> MakeSyncMessage(const ChannelId& channel_id, const MessageId& message_id,
+                                      Timestamp now);
+
+  // ---- Receiving -----------------------------------------------------------
+  // Processes bytes received from the transport. Decoding and validation
+  // happen before any state changes: a rejected message leaves everything as
+  // it was. Errors: the kDecode* codes, kMessageTooLarge, kInvalidArgument
+  // (too many channels). Own messages echoed back are duplicates.
+  Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now);
+
+  // The application obtained these messages elsewhere (e.g. from a store):
+  // stop waiting for them, deliver what they unblock, cancel their repairs.
+  // They count as delivered for dependency and duplicate checks and enter the
+  // bloom filter, but not the history (we do not hold their bytes).
+  // kUnknownChannel if the channel does not exist.
+  Status MarkDependenciesMet(const ChannelId& channel_id, std::span<const MessageId> message_ids,
+                             Timestamp now);
+
+  // ---- Time ----------------------------------------------------------------
+  // Runs everything due at `now` (resends, give-ups, sync messages, SDS-R
+  // requests and responses) and returns the next deadline (kNoDeadline when
+  // nothing is scheduled). Call it again at that time or after any operation.
+  Timestamp Tick(Timestamp now);
+  Timestamp NextDeadline() const;
+
+  // ---- Events --------------------------------------------------------------
+  std::optional<Event> PollEvent();
+  std::vector<Event> TakeEvents();
+  size_t PendingEventCount() const;
+
+  // ---- Introspection (copies; for tools, tests and status displays) --------
+  std::optional<LamportTime> Lamport(const ChannelId& channel_id) const;
+  std::vector<MessageId> History(const ChannelId& channel_id) const;  // oldest first
+  std::vector<MessageId> OutgoingBuffer(const ChannelId& channel_id) const;
+  std::vector<MessageId> IncomingBuffer(const ChannelId& channel_id) const;
+  bool BloomContains(const ChannelId& channel_id, const MessageId& message_id) const;
+
+  class Impl;
+
+ private:
+  explicit ReliabilityManager(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend class ReliabilityManagerTestPeer;
+};
+
+}  // namespace sds
+
+#endif  // SDS_RELIABILITY_MANAGER_H_

@@ -1,0 +1,134 @@
+// Per-channel protocol state of the engine.
+//
+//            wrap ──▶ outgoing (unacknowledged, oldest broadcast first) ──ack──▶ gone
+//                         │ resend_interval: RebroadcastDue, moved to the back
+//                         └ attempts exhausted: SendFailed
+//   unwrap ──▶ deps met? ──yes──▶ history (delivered, FIFO) + delivered window
+//                 │ no                  ▲
+//                 ▼                     │ cascade when the last dependency arrives
+//              incoming (arrival order) ┘
+//
+// Every container is bounded (Config::limits) and every lookup is a hash
+// lookup; the only per-message scans are over the outgoing buffer, which
+// acknowledgements keep short.
+#ifndef SDS_CORE_CHANNEL_STATE_H_
+#define SDS_CORE_CHANNEL_STATE_H_
+
+#include <deque>
+#include <list>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "sds/bloom_filter.h"
+#include "sds/codec.h"
+#include "sds/message.h"
+#include "sds/types.h"
+
+namespace sds::internal {
+
+// A delivered message (own or received) as kept for causal histories and for
+// answering SDS-R repair requests with its exact original bytes.
+struct HistoryRecord {
+  SharedBytes wire;
+  ParticipantId sender_id;
+  LamportTime lamport_timestamp = 0;
+  Bytes retrieval_hint;  // remembered once the application supplied a non-empty one
+};
+
+// One of our messages that nobody has acknowledged yet.
+struct OutgoingEntry {
+  MessageId message_id;
+  SharedBytes wire;
+  Timestamp last_broadcast;
+  int resend_attempts = 0;
+  int bloom_hits = 0;
+  // The id's bloom hashes in each dialect, computed once at wrap: each
+  // received message tests every unacknowledged id against its bloom filter.
+  BloomKey nim_key;
+  BloomKey spec_key;
+};
+
+// A received message waiting for dependencies.
+struct IncomingEntry {
+  DecodedMessage decoded;
+  std::unordered_set<MessageId> missing;
+};
+
+struct OutgoingRepairEntry {
+  HistoryEntry entry;  // as it appeared in the causal history that revealed the loss
+  Timestamp deadline;  // T_req: when it may ride on an outgoing message
+  int attempts = 0;    // requests sent so far
+};
+
+struct IncomingRepairEntry {
+  HistoryEntry entry;  // as requested
+  SharedBytes wire;    // the original message to rebroadcast
+  Timestamp deadline;  // T_resp
+};
+
+// A set of ids that forgets the oldest beyond its capacity.
+class BoundedIdSet {
+ public:
+  explicit BoundedIdSet(size_t capacity) : capacity_(capacity) {}
+  bool Contains(const MessageId& id) const { return ids_.count(id) != 0; }
+  void Insert(const MessageId& id) {
+    if (!ids_.insert(id).second) return;
+    order_.push_back(id);
+    while (order_.size() > capacity_) {
+      ids_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+  size_t size() const { return ids_.size(); }
+
+ private:
+  size_t capacity_;
+  std::unordered_set<MessageId> ids_;
+  std::deque<MessageId> order_;
+};
+
+struct ChannelState {
+  ChannelState(ChannelId id, int64_t bloom_capacity, double bloom_error_rate, Dialect dialect,
+               size_t delivered_window)
+      : channel_id(std::move(id)),
+        delivered(delivered_window),
+        bloom(bloom_capacity, bloom_error_rate, dialect) {}
+
+  ChannelId channel_id;
+  LamportTime lamport = 0;
+
+  // Delivered messages, oldest first; FIFO-evicted beyond max_message_history.
+  std::unordered_map<MessageId, HistoryRecord> history;
+  std::deque<MessageId> history_order;
+  // Ids delivered (or marked met) recently: duplicate and dependency checks
+  // outlive the history itself.
+  BoundedIdSet delivered;
+  RollingBloomFilter bloom;
+
+  std::list<OutgoingEntry> outgoing;  // ordered by last_broadcast
+  std::unordered_map<MessageId, std::list<OutgoingEntry>::iterator> outgoing_index;
+
+  std::list<IncomingEntry> incoming;  // arrival order
+  std::unordered_map<MessageId, std::list<IncomingEntry>::iterator> incoming_index;
+  // dependency id -> buffered messages waiting for it (may name entries that
+  // have since been dropped; those are skipped).
+  std::unordered_map<MessageId, std::vector<MessageId>> waiting_on;
+
+  std::unordered_map<MessageId, OutgoingRepairEntry> outgoing_repair;
+  std::unordered_map<MessageId, IncomingRepairEntry> incoming_repair;
+
+  // When a sync message is due: set when we receive something our peers should
+  // hear about, cleared whenever we broadcast our state.
+  std::optional<Timestamp> sync_due;
+  uint64_t sync_count = 0;
+
+  // Reused for serializing the bloom filter into each outgoing message.
+  Bytes bloom_scratch;
+};
+
+}  // namespace sds::internal
+
+#endif  // SDS_CORE_CHANNEL_STATE_H_

@@ -1,0 +1,786 @@
+#include "sds/reliability_manager.h"
+
+#include <algorithm>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+#include "core/reliability_manager_impl.h"
+#include "core/repair_timing.h"
+#include "sds/codec.h"
+
+namespace sds {
+
+using internal::ChannelState;
+using internal::HistoryRecord;
+using internal::IncomingEntry;
+using internal::OutgoingEntry;
+
+namespace {
+
+Timestamp Earlier(Timestamp a, Timestamp b) { return a < b ? a : b; }
+
+LamportTime NowInLamportUnits(LamportUnit unit, Timestamp now) {
+  int64_t ms = UnixMillis(now);
+  return unit == LamportUnit::kSeconds ? ms / 1000 : ms;
+}
+
+}  // namespace
+
+ReliabilityManager::Impl::Impl(const Config& config) : config_(config) {
+  // Spec-dialect filters carry no geometry: peers must share ours (or the
+  // spec default when we speak nim and only read spec messages).
+  auto params = config.dialect == Dialect::kSpec
+                    ? BloomParameters::Compute(config.bloom_filter_capacity,
+                                               config.bloom_filter_error_rate)
+                    : BloomParameters::Compute(10000, 0.001);
+  spec_bloom_params_ = params.ok() ? *params : BloomParameters{};
+}
+
+// ---- Channels -----------------------------------------------------------------------------
+
+Status ReliabilityManager::Impl::CheckId(const std::string& id, const char* what) const {
+  if (id.empty()) return Status(ErrorCode::kInvalidArgument, std::string(what) + " is empty");
+  if (id.size() > config_.limits.decode.max_id_bytes) {
+    return Status(ErrorCode::kInvalidArgument,
+                  std::string(what) + " is longer than limits.decode.max_id_bytes (" +
+                      std::to_string(config_.limits.decode.max_id_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ReliabilityManager::Impl::CheckContent(ByteSpan content) const {
+  if (content.empty()) return Status(ErrorCode::kInvalidArgument, "content is empty");
+  if (content.size() > config_.limits.decode.max_content_bytes) {
+    return Status(ErrorCode::kMessageTooLarge,
+                  "content of " + std::to_string(content.size()) +
+                      " bytes exceeds limits.decode.max_content_bytes (" +
+                      std::to_string(config_.limits.decode.max_content_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+ChannelState* ReliabilityManager::Impl::FindChannel(const ChannelId& channel_id) {
+  auto it = channels_.find(channel_id);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+const ChannelState* ReliabilityManager::Impl::FindChannel(const ChannelId& channel_id) const {
+  auto it = channels_.find(channel_id);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const ChannelId& channel_id) {
+  if (ChannelState* existing = FindChannel(channel_id)) return existing;
+  SDS_RETURN_IF_ERROR(CheckId(channel_id, "channel id"));
+  if (channels_.size() >= config_.limits.max_channels) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "limits.max_channels (" + std::to_string(config_.limits.max_channels) +
+                      ") channels exist");
+  }
+  size_t window = std::max(config_.dedup_window, config_.max_message_history);
+  auto channel = std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
+                                                config_.bloom_filter_error_rate, config_.dialect,
+                                                window);
+  ChannelState* raw = channel.get();
+  channels_.emplace(channel_id, std::move(channel));
+  return raw;
+}
+
+Status ReliabilityManager::Impl::EnsureChannel(const ChannelId& channel_id) {
+  return GetOrCreateChannel(channel_id).status();
+}
+
+Status ReliabilityManager::Impl::RemoveChannel(const ChannelId& channel_id) {
+  ChannelState* channel = FindChannel(channel_id);
+  if (channel == nullptr) return Status::Ok();
+  while (!channel->incoming.empty()) {
+    DropIncoming(*channel, channel->incoming.begin(), "channel removed");
+  }
+  channels_.erase(channel_id);
+  return Status::Ok();
+}
+
+std::vector<ChannelId> ReliabilityManager::Impl::Channels() const {
+  std::vector<ChannelId> out;
+  out.reserve(channels_.size());
+  for (const auto& [id, channel] : channels_) out.push_back(id);
+  return out;
+}
+
+void ReliabilityManager::Impl::Reset() {
+  channels_.clear();
+  events_.clear();
+}
+
+Status ReliabilityManager::Impl::SetRetrievalHint(const ChannelId& channel_id,
+                                                  const MessageId& message_id, Bytes hint) {
+  ChannelState* channel = FindChannel(channel_id);
+  if (channel == nullptr) return Status(ErrorCode::kUnknownChannel, "no channel " + channel_id);
+  auto it = channel->history.find(message_id);
+  if (it == channel->history.end()) {
+    return Status(ErrorCode::kInvalidArgument, "message " + message_id + " is not in the history");
+  }
+  it->second.retrieval_hint = std::move(hint);
+  return Status::Ok();
+}
+
+// ---- Sending ------------------------------------------------------------------------------
+
+void ReliabilityManager::Impl::AdvanceLamportForSend(ChannelState& channel, Timestamp now) {
+  LamportTime clock = NowInLamportUnits(config_.lamport_unit, now);
+  if (config_.dialect == Dialect::kNim) {
+    channel.lamport = std::max(clock, channel.lamport) + 1;  // nim-sds
+  } else {
+    channel.lamport = std::max(clock, channel.lamport + 1);  // the specification
+  }
+}
+
+void ReliabilityManager::Impl::AdvanceLamportForReceive(ChannelState& channel,
+                                                        LamportTime received) {
+  if (config_.dialect == Dialect::kNim) {
+    channel.lamport = std::max(received, channel.lamport) + 1;
+  } else {
+    channel.lamport = std::max(received, channel.lamport);
+  }
+}
+
+std::vector<HistoryEntry> ReliabilityManager::Impl::RecentCausalHistory(ChannelState& channel) {
+  size_t count = std::min(config_.max_causal_history, channel.history_order.size());
+  std::vector<HistoryEntry> entries;
+  entries.reserve(count);
+  for (size_t i = channel.history_order.size() - count; i < channel.history_order.size(); ++i) {
+    const MessageId& id = channel.history_order[i];
+    HistoryRecord& record = channel.history.at(id);
+    if (record.retrieval_hint.empty() && hint_provider_) {
+      record.retrieval_hint = hint_provider_(channel.channel_id, id);
+    }
+    entries.push_back(HistoryEntry{id, record.retrieval_hint, record.sender_id});
+  }
+  return entries;
+}
+
+std::vector<HistoryEntry> ReliabilityManager::Impl::TakeDueRepairRequests(ChannelState& channel,
+                                                                          Timestamp now) {
+  std::vector<std::pair<Timestamp, MessageId>> due;
+  for (const auto& [id, entry] : channel.outgoing_repair) {
+    if (entry.deadline <= now) due.emplace_back(entry.deadline, id);
+  }
+  // Most overdue first; ties by id so the choice does not depend on hashing.
+  std::sort(due.begin(), due.end());
+  if (due.size() > config_.max_repair_requests) due.resize(config_.max_repair_requests);
+  std::vector<HistoryEntry> requests;
+  requests.reserve(due.size());
+  for (const auto& [deadline, id] : due) {
+    auto it = channel.outgoing_repair.find(id);
+    requests.push_back(it->second.entry);
+    if (++it->second.attempts >= config_.max_repair_attempts) {
+      channel.outgoing_repair.erase(it);
+    } else {
+      // Ask again only if no answer reached us within the longest T_resp.
+      it->second.deadline = now + config_.repair_t_max;
+    }
+  }
+  return requests;
+}
+
+SharedBytes ReliabilityManager::Impl::EncodeStateMessage(ChannelState& channel,
+                                                         const MessageId& message_id,
+                                                         std::optional<ByteSpan> content,
+                                                         Timestamp now) {
+  channel.bloom_scratch.clear();
+  channel.bloom.filter().AppendSerialized(channel.bloom_scratch);
+
+  Message message;
+  message.message_id = message_id;
+  message.channel_id = channel.channel_id;
+  message.sender_id = config_.participant_id;
+  message.lamport_timestamp = channel.lamport;
+  message.causal_history = RecentCausalHistory(channel);
+  if (config_.repair_enabled()) message.repair_request = TakeDueRepairRequests(channel, now);
+  message.content = content;
+  message.bloom_filter = ByteSpan(channel.bloom_scratch);
+  channel.sync_due.reset();  // this message tells peers what we have
+  return SharedBytes(Encode(message, config_.dialect));
+}
+
+Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id,
+                                                   ByteSpan content, const MessageId& message_id,
+                                                   Timestamp now) {
+  SDS_RETURN_IF_ERROR(CheckContent(content));
+  SDS_RETURN_IF_ERROR(CheckId(message_id, "message id"));
+  auto channel_or = GetOrCreateChannel(channel_id);
+  if (!channel_or.ok()) return channel_or.status();
+  ChannelState& channel = **channel_or;
+  if (channel.delivered.Contains(message_id) || channel.incoming_index.count(message_id) != 0) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "message id " + message_id + " is already used on channel " + channel_id);
+  }
+
+  AdvanceLamportForSend(channel, now);
+  LamportTime lamport = channel.lamport;
+  SharedBytes wire = EncodeStateMessage(channel, message_id, content, now);
+
+  if (channel.outgoing.size() >= config_.limits.max_outgoing_buffer) {
+    OutgoingEntry& oldest = channel.outgoing.front();
+    events_.push_back(SendFailed{channel_id, oldest.message_id, oldest.resend_attempts, true});
+    channel.outgoing_index.erase(oldest.message_id);
+    channel.outgoing.pop_front();
+  }
+  OutgoingEntry entry;
+  entry.message_id = message_id;
+  entry.wire = wire;
+  entry.last_broadcast = now;
+  entry.nim_key = MakeBloomKey(Dialect::kNim, message_id);
+  entry.spec_key = MakeBloomKey(Dialect::kSpec, message_id);
+  channel.outgoing.push_back(std::move(entry));
+  channel.outgoing_index[message_id] = std::prev(channel.outgoing.end());
+
+  channel.bloom.Add(message_id);
+  AddToHistory(channel, message_id, HistoryRecord{wire, config_.participant_id, lamport, {}});
+  return wire;
+}
+
+Result<SharedBytes> ReliabilityManager::Impl::WrapEphemeral(const ChannelId& channel_id,
+                                                            ByteSpan content,
+                                                            const MessageId& message_id,
+                                                            Timestamp now) {
+  (void)now;
+  if (config_.dialect != Dialect::kSpec) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "ephemeral messages need the spec dialect: nim-sds cannot decode them");
+  }
+  SDS_RETURN_IF_ERROR(CheckContent(content));
+  SDS_RETURN_IF_ERROR(CheckId(message_id, "message id"));
+  SDS_RETURN_IF_ERROR(CheckId(channel_id, "channel id"));
+  Message message;
+  message.message_id = message_id;
+  message.channel_id = channel_id;
+  message.sender_id = config_.participant_id;
+  message.content = content;
+  return SharedBytes(Encode(message, config_.dialect));
+}
+
+Result<SharedBytes> ReliabilityManager::Impl::MakeSyncMessage(const ChannelId& channel_id,
+                                                              const MessageId& message_id,
+                                                              Timestamp now) {
+  SDS_RETURN_IF_ERROR(CheckId(message_id, "message id"));
+  auto channel_or = GetOrCreateChannel(channel_id);
+  if (!channel_or.ok()) return channel_or.status();
+  ChannelState& channel = **channel_or;
+  AdvanceLamportForSend(channel, now);
+  // A sync message has no content field at all in the spec dialect; nim-sds
+  // requires field 5, so there it is present and empty.
+  std::optional<ByteSpan> content;
+  if (config_.dialect == Dialect::kNim) content = ByteSpan();
+  ++channel.sync_count;
+  return EncodeStateMessage(channel, message_id, content, now);
+}
+
+void ReliabilityManager::Impl::AddToHistory(ChannelState& channel, const MessageId& id,
+                                            HistoryRecord record) {
+  auto [it, inserted] = channel.history.insert_or_assign(id, std::move(record));
+  if (inserted) channel.history_order.push_back(id);
+  while (channel.history_order.size() > config_.max_message_history) {
+    channel.history.erase(channel.history_order.front());
+    channel.history_order.pop_front();
+  }
+  channel.delivered.Insert(id);
+}
+
+// ---- Receiving ----------------------------------------------------------------------------
+
+Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded) const {
+  const Message& message = decoded.message;
+  if (decoded.dialect != config_.dialect && !config_.accept_other_dialect) {
+    return Status(ErrorCode::kDecodeDialectMismatch,
+                  std::string("received a ") + DialectName(decoded.dialect) +
+                      "-dialect message; this manager speaks " + DialectName(config_.dialect));
+  }
+  if (message.channel_id.empty()) {
+    return Status(ErrorCode::kDecodeMissingField, "channel id is empty");
+  }
+  if (message.lamport_timestamp &&
+      (*message.lamport_timestamp < 0 ||
+       *message.lamport_timestamp > config_.limits.max_lamport)) {
+    return Status(ErrorCode::kDecodeLamportOutOfRange,
+                  "lamport timestamp " + std::to_string(*message.lamport_timestamp) +
+                      " is outside [0, limits.max_lamport]");
+  }
+  if (message.content && message.content->size() > config_.limits.decode.max_content_bytes) {
+    return Status(ErrorCode::kMessageTooLarge, "content exceeds limits.decode.max_content_bytes");
+  }
+  if (message.kind() != MessageKind::kEphemeral && message.bloom_filter &&
+      !message.bloom_filter->empty() && decoded.dialect == Dialect::kNim) {
+    // A filter that does not parse is ignored (as nim-sds does); one that
+    // parses but declares an impossible geometry is hostile and rejected.
+    auto view = PeerBloomView::ParseNim(*message.bloom_filter);
+    if (!view.ok() && view.status().code() == ErrorCode::kDecodeBadBloomFilter) {
+      return view.status();
+    }
+  }
+  return Status::Ok();
+}
+
+void ReliabilityManager::Impl::ReviewAcknowledgements(ChannelState& channel,
+                                                      const DecodedMessage& decoded) {
+  if (channel.outgoing.empty()) return;
+  const Message& message = decoded.message;
+
+  std::optional<PeerBloomView> bloom;
+  if (message.bloom_filter && !message.bloom_filter->empty()) {
+    auto view = decoded.dialect == Dialect::kNim
+                    ? PeerBloomView::ParseNim(*message.bloom_filter)
+                    : PeerBloomView::ParseSpec(*message.bloom_filter, spec_bloom_params_);
+    if (view.ok()) bloom = std::move(*view);
+  }
+  std::unordered_set<std::string_view> listed;
+  listed.reserve(message.causal_history.size());
+  for (const HistoryEntry& entry : message.causal_history) listed.insert(entry.message_id);
+
+  for (auto it = channel.outgoing.begin(); it != channel.outgoing.end();) {
+    bool acknowledged = listed.count(it->message_id) != 0;
+    if (!acknowledged && bloom) {
+      const BloomKey& key = bloom->dialect() == Dialect::kNim ? it->nim_key : it->spec_key;
+      if (bloom->Contains(key)) {
+        ++it->bloom_hits;
+        if (it->bloom_hits >= config_.bloom_ack_threshold) {
+          acknowledged = true;
+        } else {
+          events_.push_back(
+              MessagePossiblyAcknowledged{channel.channel_id, it->message_id, it->bloom_hits});
+        }
+      }
+    }
+    if (acknowledged) {
+      events_.push_back(MessageAcknowledged{channel.channel_id, it->message_id});
+      channel.outgoing_index.erase(it->message_id);
+      it = channel.outgoing.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const Message& message,
+                                                    Timestamp now) {
+  for (const HistoryEntry& request : message.repair_request) {
+    // Someone else already asks: ours would be redundant unless that request
+    // goes unanswered, so wait as long as an answer may take.
+    if (auto own = channel.outgoing_repair.find(request.message_id);
+        own != channel.outgoing_repair.end()) {
+      if (config_.max_repair_attempts <= 1) {
+        channel.outgoing_repair.erase(own);
+      } else {
+        own->second.deadline = std::max(own->second.deadline, now + config_.repair_t_max);
+      }
+    }
+    if (!config_.repair_enabled() || request.sender_id.empty()) continue;
+    auto record = channel.history.find(request.message_id);
+    if (record == channel.history.end() || record->second.wire.empty()) continue;
+    if (!repair::InResponseGroup(config_, request.sender_id, request.message_id)) continue;
+    if (channel.incoming_repair.count(request.message_id) == 0 &&
+        channel.incoming_repair.size() >= config_.limits.max_repair_buffer) {
+      continue;  // bounded: a flood of requests cannot make us queue a storm
+    }
+    Timestamp deadline = now + repair::ResponseDelay(config_, request.sender_id,
+                                                     request.message_id);
+    channel.incoming_repair[request.message_id] =
+        internal::IncomingRepairEntry{request, record->second.wire, deadline};
+  }
+}
+
+void ReliabilityManager::Impl::DeliverOne(ChannelState& channel, DecodedMessage decoded) {
+  Message& message = decoded.message;
+  if (config_.dialect == Dialect::kSpec) {
+    AdvanceLamportForReceive(channel, *message.lamport_timestamp);
+  }
+  MessageReady ready;
+  ready.channel_id = channel.channel_id;
+  ready.message_id = message.message_id;
+  ready.sender_id = message.sender_id;
+  ready.kind = MessageKind::kContent;
+  ready.lamport_timestamp = *message.lamport_timestamp;
+  ready.wire = decoded.wire;
+  ready.content = message.content.value_or(ByteSpan());
+  AddToHistory(channel, message.message_id,
+               HistoryRecord{decoded.wire, message.sender_id, *message.lamport_timestamp, {}});
+  events_.push_back(std::move(ready));
+}
+
+void ReliabilityManager::Impl::ResolveDependency(ChannelState& channel, const MessageId& id,
+                                                 std::deque<DecodedMessage>& ready) {
+  auto waiting = channel.waiting_on.find(id);
+  if (waiting == channel.waiting_on.end()) return;
+  std::vector<MessageId> dependents = std::move(waiting->second);
+  channel.waiting_on.erase(waiting);
+  for (const MessageId& dependent : dependents) {
+    auto entry = channel.incoming_index.find(dependent);
+    if (entry == channel.incoming_index.end()) continue;  // dropped meanwhile
+    IncomingEntry& incoming = *entry->second;
+    incoming.missing.erase(id);
+    if (incoming.missing.empty()) {
+      ready.push_back(std::move(incoming.decoded));
+      channel.incoming.erase(entry->second);
+      channel.incoming_index.erase(entry);
+    }
+  }
+}
+
+void ReliabilityManager::Impl::DeliverAndCascade(ChannelState& channel, DecodedMessage decoded) {
+  // Breadth-first: each delivered message releases its dependents in their
+  // arrival order, after itself.
+  std::deque<DecodedMessage> ready;
+  ready.push_back(std::move(decoded));
+  while (!ready.empty()) {
+    DecodedMessage next = std::move(ready.front());
+    ready.pop_front();
+    MessageId id = next.message.message_id;
+    DeliverOne(channel, std::move(next));
+    ResolveDependency(channel, id, ready);
+  }
+}
+
+void ReliabilityManager::Impl::DropIncoming(ChannelState& channel,
+                                            std::list<IncomingEntry>::iterator it,
+                                            std::string reason) {
+  MessageId id = it->decoded.message.message_id;
+  channel.incoming_index.erase(id);
+  channel.incoming.erase(it);
+  events_.push_back(MessageDropped{channel.channel_id, id, std::move(reason)});
+}
+
+void ReliabilityManager::Impl::BufferIncoming(ChannelState& channel, DecodedMessage decoded,
+                                              const std::vector<HistoryEntry>& missing,
+                                              Timestamp now) {
+  if (channel.incoming.size() >= config_.limits.max_incoming_buffer) {
+    DropIncoming(channel, channel.incoming.begin(), "incoming buffer full");
+  }
+  const MessageId id = decoded.message.message_id;
+  IncomingEntry entry;
+  entry.decoded = std::move(decoded);
+  for (const HistoryEntry& dep : missing) {
+    if (entry.missing.insert(dep.message_id).second) {
+      channel.waiting_on[dep.message_id].push_back(id);
+    }
+  }
+  channel.incoming.push_back(std::move(entry));
+  channel.incoming_index[id] = std::prev(channel.incoming.end());
+  events_.push_back(MissingDependencies{channel.channel_id, id, missing});
+  RequestRepairs(channel, missing, now);
+}
+
+void ReliabilityManager::Impl::RequestRepairs(ChannelState& channel,
+                                              const std::vector<HistoryEntry>& missing,
+                                              Timestamp now) {
+  if (!config_.repair_enabled()) return;
+  for (const HistoryEntry& dep : missing) {
+    if (channel.outgoing_repair.count(dep.message_id) != 0) continue;
+    if (channel.outgoing_repair.size() >= config_.limits.max_repair_buffer) break;
+    Timestamp deadline = now + repair::RequestDelay(config_, dep.message_id);
+    channel.outgoing_repair[dep.message_id] = internal::OutgoingRepairEntry{dep, deadline};
+  }
+}
+
+void ReliabilityManager::Impl::ScheduleSync(ChannelState& channel, Timestamp now) {
+  if (config_.sync_message_interval <= Duration::zero() || channel.sync_due) return;
+  channel.sync_due = now + config_.sync_message_interval;
+}
+
+Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp now) {
+  if (wire.size() > config_.limits.decode.max_message_bytes) {
+    return Status(ErrorCode::kMessageTooLarge,
+                  "message of " + std::to_string(wire.size()) +
+                      " bytes exceeds limits.decode.max_message_bytes");
+  }
+  auto decoded_or = DecodeAny(SharedBytes(Bytes(wire.begin(), wire.end())), config_.limits.decode);
+  if (!decoded_or.ok()) return decoded_or.status();
+  DecodedMessage decoded = std::move(*decoded_or);
+  SDS_RETURN_IF_ERROR(ValidateReceived(decoded));
+
+  // Nothing has changed yet; from here on the message is accepted.
+  auto channel_or = GetOrCreateChannel(decoded.message.channel_id);
+  if (!channel_or.ok()) return channel_or.status();
+  ChannelState& channel = **channel_or;
+  const Message& message = decoded.message;
+
+  UnwrapResult result;
+  result.channel_id = message.channel_id;
+  result.message_id = message.message_id;
+  result.dialect = decoded.dialect;
+  result.wire = decoded.wire;
+  result.content = message.content.value_or(ByteSpan());
+
+  const MessageKind kind = message.kind();
+  if (kind == MessageKind::kEphemeral) {
+    result.outcome = UnwrapOutcome::kEphemeral;
+    MessageReady ready{channel.channel_id, message.message_id, message.sender_id,
+                       MessageKind::kEphemeral, 0, decoded.wire, result.content};
+    events_.push_back(std::move(ready));
+    return result;
+  }
+
+  // Seeing the message at all answers any repair of it, ours or a peer's.
+  channel.outgoing_repair.erase(message.message_id);
+  channel.incoming_repair.erase(message.message_id);
+
+  if (kind == MessageKind::kSync) {
+    result.outcome = UnwrapOutcome::kSync;
+    if (config_.dialect == Dialect::kNim) {
+      AdvanceLamportForReceive(channel, *message.lamport_timestamp);
+    }
+    ReviewAcknowledgements(channel, decoded);
+    HandleRepairRequests(channel, message, now);
+    // A peer's sync lists what it delivered lately: a gap here that no later
+    // message will reveal (the tail of a conversation) shows up now.
+    for (const HistoryEntry& dep : message.causal_history) {
+      if (!channel.delivered.Contains(dep.message_id) &&
+          channel.incoming_index.count(dep.message_id) == 0) {
+        result.missing_dependencies.push_back(dep);
+      }
+    }
+    if (!result.missing_dependencies.empty()) {
+      events_.push_back(
+          MissingDependencies{channel.channel_id, message.message_id, result.missing_dependencies});
+      RequestRepairs(channel, result.missing_dependencies, now);
+    }
+    return result;
+  }
+
+  if (channel.delivered.Contains(message.message_id) ||
+      channel.incoming_index.count(message.message_id) != 0) {
+    result.outcome = UnwrapOutcome::kDuplicate;
+    return result;
+  }
+
+  // Peers may stop resending once we hold the message, even before it is
+  // deliverable: it enters our filter now.
+  channel.bloom.Add(message.message_id);
+  if (config_.dialect == Dialect::kNim) {
+    AdvanceLamportForReceive(channel, *message.lamport_timestamp);
+  }
+  ReviewAcknowledgements(channel, decoded);
+  HandleRepairRequests(channel, message, now);
+  ScheduleSync(channel, now);
+
+  for (const HistoryEntry& dep : message.causal_history) {
+    if (!channel.delivered.Contains(dep.message_id)) result.missing_dependencies.push_back(dep);
+  }
+  if (result.missing_dependencies.empty()) {
+    result.outcome = UnwrapOutcome::kDelivered;
+    DeliverAndCascade(channel, std::move(decoded));
+  } else {
+    result.outcome = UnwrapOutcome::kBuffered;
+    BufferIncoming(channel, std::move(decoded), result.missing_dependencies, now);
+  }
+  return result;
+}
+
+Status ReliabilityManager::Impl::MarkDependenciesMet(const ChannelId& channel_id,
+                                                     std::span<const MessageId> message_ids,
+                                                     Timestamp now) {
+  (void)now;
+  ChannelState* channel = FindChannel(channel_id);
+  if (channel == nullptr) return Status(ErrorCode::kUnknownChannel, "no channel " + channel_id);
+  std::deque<DecodedMessage> ready;
+  for (const MessageId& id : message_ids) {
+    if (!channel->bloom.Contains(id)) channel->bloom.Add(id);
+    channel->delivered.Insert(id);
+    channel->outgoing_repair.erase(id);
+    channel->incoming_repair.erase(id);
+    ResolveDependency(*channel, id, ready);
+  }
+  while (!ready.empty()) {
+    DecodedMessage next = std::move(ready.front());
+    ready.pop_front();
+    DeliverAndCascade(*channel, std::move(next));
+  }
+  return Status::Ok();
+}
+
+// ---- Time ---------------------------------------------------------------------------------
+
+void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now) {
+  // Outgoing buffer: ordered by last broadcast, so only the front can be due.
+  while (!channel.outgoing.empty() &&
+         channel.outgoing.front().last_broadcast + config_.resend_interval <= now) {
+    auto it = channel.outgoing.begin();
+    if (it->resend_attempts < config_.max_resend_attempts) {
+      ++it->resend_attempts;
+      it->last_broadcast = now;
+      events_.push_back(
+          RebroadcastDue{channel.channel_id, it->message_id, it->wire, it->resend_attempts});
+      channel.outgoing.splice(channel.outgoing.end(), channel.outgoing, it);
+    } else {
+      events_.push_back(SendFailed{channel.channel_id, it->message_id, it->resend_attempts, false});
+      channel.outgoing_index.erase(it->message_id);
+      channel.outgoing.erase(it);
+    }
+  }
+
+  // SDS-R responses that nobody else sent first.
+  for (auto it = channel.incoming_repair.begin(); it != channel.incoming_repair.end();) {
+    if (it->second.deadline <= now) {
+      events_.push_back(RepairReady{channel.channel_id, it->first, it->second.wire});
+      it = channel.incoming_repair.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // SDS-R requests that found no message to ride on within T_max give up.
+  bool request_due = false;
+  for (auto it = channel.outgoing_repair.begin(); it != channel.outgoing_repair.end();) {
+    if (now - it->second.deadline > config_.repair_t_max) {
+      it = channel.outgoing_repair.erase(it);
+    } else {
+      request_due = request_due || it->second.deadline <= now;
+      ++it;
+    }
+  }
+
+  // A sync message when the channel was quiet, or to carry due repair requests.
+  if ((channel.sync_due && *channel.sync_due <= now) || request_due) {
+    std::string sync_id = "sync-" + config_.participant_id + "-" +
+                          std::to_string(channel.sync_count + 1) + "-" +
+                          std::to_string(UnixMillis(now));
+    auto wire = MakeSyncMessage(channel.channel_id, sync_id, now);
+    if (wire.ok()) events_.push_back(SyncMessageReady{channel.channel_id, std::move(*wire)});
+  }
+}
+
+Timestamp ReliabilityManager::Impl::ChannelDeadline(const ChannelState& channel) const {
+  Timestamp next = kNoDeadline;
+  if (!channel.outgoing.empty()) {
+    next = channel.outgoing.front().last_broadcast + config_.resend_interval;
+  }
+  if (channel.sync_due) next = Earlier(next, *channel.sync_due);
+  for (const auto& [id, entry] : channel.incoming_repair) next = Earlier(next, entry.deadline);
+  for (const auto& [id, entry] : channel.outgoing_repair) {
+    // Due requests are sent at their deadline (by a sync message if nothing
+    // else goes out), so the expiry after T_max never comes first.
+    next = Earlier(next, entry.deadline);
+  }
+  return next;
+}
+
+Timestamp ReliabilityManager::Impl::Tick(Timestamp now) {
+  for (auto& [id, channel] : channels_) TickChannel(*channel, now);
+  return NextDeadline();
+}
+
+Timestamp ReliabilityManager::Impl::NextDeadline() const {
+  Timestamp next = kNoDeadline;
+  for (const auto& [id, channel] : channels_) next = Earlier(next, ChannelDeadline(*channel));
+  return next;
+}
+
+std::optional<Event> ReliabilityManager::Impl::PollEvent() {
+  if (events_.empty()) return std::nullopt;
+  Event event = std::move(events_.front());
+  events_.pop_front();
+  return event;
+}
+
+std::vector<Event> ReliabilityManager::Impl::TakeEvents() {
+  std::vector<Event> out(std::make_move_iterator(events_.begin()),
+                         std::make_move_iterator(events_.end()));
+  events_.clear();
+  return out;
+}
+
+// ---- ReliabilityManager: forwards to Impl -------------------------------------------------
+
+Result<std::unique_ptr<ReliabilityManager>> ReliabilityManager::Create(const Config& config) {
+  SDS_RETURN_IF_ERROR(config.Validate());
+  return std::unique_ptr<ReliabilityManager>(
+      new ReliabilityManager(std::make_unique<Impl>(config)));
+}
+
+ReliabilityManager::ReliabilityManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReliabilityManager::~ReliabilityManager() = default;
+
+const Config& ReliabilityManager::config() const { return impl_->config(); }
+Status ReliabilityManager::EnsureChannel(const ChannelId& channel_id) {
+  return impl_->EnsureChannel(channel_id);
+}
+Status ReliabilityManager::RemoveChannel(const ChannelId& channel_id) {
+  return impl_->RemoveChannel(channel_id);
+}
+bool ReliabilityManager::HasChannel(const ChannelId& channel_id) const {
+  return impl_->HasChannel(channel_id);
+}
+std::vector<ChannelId> ReliabilityManager::Channels() const { return impl_->Channels(); }
+void ReliabilityManager::Reset() { impl_->Reset(); }
+void ReliabilityManager::SetRetrievalHintProvider(RetrievalHintProvider provider) {
+  impl_->SetRetrievalHintProvider(std::move(provider));
+}
+Status ReliabilityManager::SetRetrievalHint(const ChannelId& channel_id,
+                                            const MessageId& message_id, Bytes hint) {
+  return impl_->SetRetrievalHint(channel_id, message_id, std::move(hint));
+}
+Result<SharedBytes> ReliabilityManager::Wrap(const ChannelId& channel_id, ByteSpan content,
+                                             const MessageId& message_id, Timestamp now) {
+  return impl_->Wrap(channel_id, content, message_id, now);
+}
+Result<SharedBytes> ReliabilityManager::WrapEphemeral(const ChannelId& channel_id,
+                                                      ByteSpan content,
+                                                      const MessageId& message_id,
+                                                      Timestamp now) {
+  return impl_->WrapEphemeral(channel_id, content, message_id, now);
+}
+Result<SharedBytes> ReliabilityManager::MakeSyncMessage(const ChannelId& channel_id,
+                                                        const MessageId& message_id,
+                                                        Timestamp now) {
+  return impl_->MakeSyncMessage(channel_id, message_id, now);
+}
+Result<UnwrapResult> ReliabilityManager::Unwrap(ByteSpan wire, Timestamp now) {
+  return impl_->Unwrap(wire, now);
+}
+Status ReliabilityManager::MarkDependenciesMet(const ChannelId& channel_id,
+                                               std::span<const MessageId> message_ids,
+                                               Timestamp now) {
+  return impl_->MarkDependenciesMet(channel_id, message_ids, now);
+}
+Timestamp ReliabilityManager::Tick(Timestamp now) { return impl_->Tick(now); }
+Timestamp ReliabilityManager::NextDeadline() const { return impl_->NextDeadline(); }
+std::optional<Event> ReliabilityManager::PollEvent() { return impl_->PollEvent(); }
+std::vector<Event> ReliabilityManager::TakeEvents() { return impl_->TakeEvents(); }
+size_t ReliabilityManager::PendingEventCount() const { return impl_->PendingEventCount(); }
+
+std::optional<LamportTime> ReliabilityManager::Lamport(const ChannelId& channel_id) const {
+  const ChannelState* channel = impl_->FindChannel(channel_id);
+  if (channel == nullptr) return std::nullopt;
+  return channel->lamport;
+}
+
+std::vector<MessageId> ReliabilityManager::History(const ChannelId& channel_id) const {
+  const ChannelState* channel = impl_->FindChannel(channel_id);
+  if (channel == nullptr) return {};
+  return std::vector<MessageId>(channel->history_order.begin(), channel->history_order.end());
+}
+
+std::vector<MessageId> ReliabilityManager::OutgoingBuffer(const ChannelId& channel_id) const {
+  const ChannelState* channel = impl_->FindChannel(channel_id);
+  std::vector<MessageId> out;
+  if (channel == nullptr) return out;
+  for (const OutgoingEntry& entry : channel->outgoing) out.push_back(entry.message_id);
+  return out;
+}
+
+std::vector<MessageId> ReliabilityManager::IncomingBuffer(const ChannelId& channel_id) const {
+  const ChannelState* channel = impl_->FindChannel(channel_id);
+  std::vector<MessageId> out;
+  if (channel == nullptr) return out;
+  for (const IncomingEntry& entry : channel->incoming) {
+    out.push_back(entry.decoded.message.message_id);
+  }
+  return out;
+}
+
+bool ReliabilityManager::BloomContains(const ChannelId& channel_id,
+                                       const MessageId& message_id) const {
+  const ChannelState* channel = impl_->FindChannel(channel_id);
+  return channel != nullptr && channel->bloom.Contains(message_id);
+}
+
+}  // namespace sds

@@ -1,0 +1,102 @@
+// The engine behind ReliabilityManager (see include/sds/reliability_manager.h).
+#ifndef SDS_CORE_RELIABILITY_MANAGER_IMPL_H_
+#define SDS_CORE_RELIABILITY_MANAGER_IMPL_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/channel_state.h"
+#include "sds/bloom_filter.h"
+#include "sds/reliability_manager.h"
+
+namespace sds {
+
+class ReliabilityManager::Impl {
+ public:
+  explicit Impl(const Config& config);
+
+  const Config& config() const { return config_; }
+
+  Status EnsureChannel(const ChannelId& channel_id);
+  Status RemoveChannel(const ChannelId& channel_id);
+  bool HasChannel(const ChannelId& channel_id) const { return channels_.count(channel_id) != 0; }
+  std::vector<ChannelId> Channels() const;
+  void Reset();
+
+  void SetRetrievalHintProvider(RetrievalHintProvider provider) {
+    hint_provider_ = std::move(provider);
+  }
+  Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id, Bytes hint);
+
+  Result<SharedBytes> Wrap(const ChannelId& channel_id, ByteSpan content,
+                           const MessageId& message_id, Timestamp now);
+  Result<SharedBytes> WrapEphemeral(const ChannelId& channel_id, ByteSpan content,
+                                    const MessageId& message_id, Timestamp now);
+  Result<SharedBytes> MakeSyncMessage(const ChannelId& channel_id, const MessageId& message_id,
+                                      Timestamp now);
+  Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now);
+  Status MarkDependenciesMet(const ChannelId& channel_id, std::span<const MessageId> message_ids,
+                             Timestamp now);
+
+  Timestamp Tick(Timestamp now);
+  Timestamp NextDeadline() const;
+
+  std::optional<Event> PollEvent();
+  std::vector<Event> TakeEvents();
+  size_t PendingEventCount() const { return events_.size(); }
+
+  // Test and tool access to the raw state.
+  internal::ChannelState* FindChannel(const ChannelId& channel_id);
+  const internal::ChannelState* FindChannel(const ChannelId& channel_id) const;
+
+ private:
+  Result<internal::ChannelState*> GetOrCreateChannel(const ChannelId& channel_id);
+  Status CheckId(const std::string& id, const char* what) const;
+  Status CheckContent(ByteSpan content) const;
+  // Everything that can reject a decoded message, before any state changes.
+  Status ValidateReceived(const DecodedMessage& decoded) const;
+
+  void AdvanceLamportForSend(internal::ChannelState& channel, Timestamp now);
+  void AdvanceLamportForReceive(internal::ChannelState& channel, LamportTime received);
+  std::vector<HistoryEntry> RecentCausalHistory(internal::ChannelState& channel);
+  std::vector<HistoryEntry> TakeDueRepairRequests(internal::ChannelState& channel, Timestamp now);
+  // Encodes a message of ours carrying the channel's state (Lamport already
+  // advanced): causal history, bloom filter and due repair requests.
+  SharedBytes EncodeStateMessage(internal::ChannelState& channel, const MessageId& message_id,
+                                 std::optional<ByteSpan> content, Timestamp now);
+
+  void ReviewAcknowledgements(internal::ChannelState& channel, const DecodedMessage& decoded);
+  void HandleRepairRequests(internal::ChannelState& channel, const Message& message,
+                            Timestamp now);
+  void AddToHistory(internal::ChannelState& channel, const MessageId& id, internal::HistoryRecord record);
+  // Delivers a message whose dependencies are all met, then everything it unblocks.
+  void DeliverAndCascade(internal::ChannelState& channel, DecodedMessage decoded);
+  void ResolveDependency(internal::ChannelState& channel, const MessageId& id,
+                         std::deque<DecodedMessage>& ready);
+  void DeliverOne(internal::ChannelState& channel, DecodedMessage decoded);
+  void BufferIncoming(internal::ChannelState& channel, DecodedMessage decoded,
+                      const std::vector<HistoryEntry>& missing, Timestamp now);
+  // SDS-R: schedules requests for `missing` messages not already requested.
+  void RequestRepairs(internal::ChannelState& channel, const std::vector<HistoryEntry>& missing,
+                      Timestamp now);
+  void DropIncoming(internal::ChannelState& channel,
+                    std::list<internal::IncomingEntry>::iterator it, std::string reason);
+  void ScheduleSync(internal::ChannelState& channel, Timestamp now);
+
+  void TickChannel(internal::ChannelState& channel, Timestamp now);
+  Timestamp ChannelDeadline(const internal::ChannelState& channel) const;
+
+  Config config_;
+  BloomParameters spec_bloom_params_;  // geometry expected of spec-dialect peer filters
+  std::map<ChannelId, std::unique_ptr<internal::ChannelState>> channels_;
+  std::deque<Event> events_;
+  RetrievalHintProvider hint_provider_;
+};
+
+}  // namespace sds
+
+#endif  // SDS_CORE_RELIABILITY_MANAGER_IMPL_H_
