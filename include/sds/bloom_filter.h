@@ -65,12 +65,13 @@ struct BloomKey {
 };
 BloomKey MakeBloomKey(Dialect dialect, std::string_view id);
 
-// Bit index i (0 <= i < k) of `key` in a filter of `m_bits` bits.
+// Bit index i (0 <= i < k) of `key` in a filter of `m_bits` (>= 1) bits.
 int64_t BloomBitIndex(const BloomKey& key, int i, int64_t m_bits);
 
 class BloomFilter {
  public:
   // An empty filter with the given geometry, hashing as `dialect` does.
+  // Requires params.m_bits >= 1 (anything from BloomParameters::Compute).
   BloomFilter(const BloomParameters& params, Dialect dialect);
 
   void Insert(std::string_view id) { Insert(MakeBloomKey(dialect_, id)); }
@@ -108,11 +109,17 @@ struct BloomParseLimits {
 // Used to decide which of our messages a peer has seen.
 class PeerBloomView {
  public:
-  // nim wire form. Rejects (kDecodeBadBloomFilter) a missing field, k outside
-  // [1, max_k], m_bits = 0, or m_bits beyond the words present: values that
-  // make nim-sds crash or treat every message as acknowledged.
+  // nim wire form. kDecodeMalformed when the bytes do not parse and
+  // kDecodeMissingField when one of the five fields is absent (nim-sds then
+  // ignores the filter, and so does the engine); kDecodeBadBloomFilter for more
+  // than max_bytes, k outside [1, max_k], m_bits = 0, or m_bits beyond the words
+  // present: values that make nim-sds crash or treat every message as
+  // acknowledged. A partial trailing word is ignored, as nim-sds does.
+  // `bytes` must outlive the view.
   static Result<PeerBloomView> ParseNim(ByteSpan bytes, const BloomParseLimits& limits = {});
-  // spec wire form: must be exactly `expected.word_count() * 8` bytes.
+  // spec wire form: must be exactly `expected.word_count() * 8` bytes
+  // (kDecodeBadBloomFilter otherwise; kInvalidArgument if `expected` has k or
+  // m_bits below 1). `bytes` must outlive the view.
   static Result<PeerBloomView> ParseSpec(ByteSpan bytes, const BloomParameters& expected);
 
   bool Contains(const BloomKey& key) const;

@@ -13,7 +13,14 @@
 //         last occurrence of a singular field wins; a field with an unexpected
 //         wire type is ignored (as nim-sds's minprotobuf does).
 //   spec: fields in number order; strings 1-3 only when non-empty (proto3);
-//         10, 12 and 20 when present; HistoryEntry as in nim.
+//         10, 12 and 20 when present (even when empty); HistoryEntry as in
+//         nim. Decode reads singular fields and wire types as in nim, and
+//         rejects an absent or empty message_id (kDecodeMissingField): proto3
+//         requires nothing, but a message without an id can be neither
+//         delivered, acknowledged nor repaired.
+// Both: a Lamport varint >= 2^63 is rejected (kDecodeLamportOutOfRange; both
+// peers read it as int64, nim-sds crashes on it); so is a HistoryEntry without
+// field 1. Wire types 3/4 (groups) are malformed even in unknown fields.
 #ifndef SDS_CODEC_H_
 #define SDS_CODEC_H_
 
@@ -37,8 +44,10 @@ struct DecodeLimits {
 };
 
 // Which dialect produced `wire`, judged from its top-level field layout
-// (field 2 is a varint Lamport in nim, a string message id in spec).
-// kDecodeUnknownDialect when neither fits.
+// (field 2 is a varint Lamport in nim, a string message id in spec; without
+// it, fields 4-7 mean nim and 10/11/12/20 mean spec). kDecodeUnknownDialect
+// when neither fits, when both do, or when the bytes stop being protobuf
+// before a decisive field is seen.
 Result<Dialect> DetectDialect(ByteSpan wire);
 
 // Encodes `message` in `dialect`. Cannot fail: the encoder writes whatever it

@@ -101,8 +101,12 @@ struct ChannelState {
   LamportTime lamport = 0;
 
   // Delivered messages, oldest first; FIFO-evicted beyond max_message_history.
-  std::unordered_map<MessageId, HistoryRecord> history;
-  std::deque<MessageId> history_order;
+  using HistoryMap = std::unordered_map<MessageId, HistoryRecord>;
+  HistoryMap history;
+  // The same entries in delivery order. Elements of an unordered_map keep
+  // their address across rehashing, so the order can point at them and
+  // building a causal history needs no lookups.
+  std::deque<HistoryMap::value_type*> history_order;
   // Ids delivered (or marked met) recently: duplicate and dependency checks
   // outlive the history itself.
   BoundedIdSet delivered;

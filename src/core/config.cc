@@ -1,5 +1,6 @@
 #include "sds/config.h"
 
+#include <limits>
 #include <string>
 
 namespace sds {
@@ -46,7 +47,10 @@ Status Config::Validate() const {
   if (limits.max_incoming_buffer < 1 || limits.max_outgoing_buffer < 1) {
     return Invalid("limits.max_incoming_buffer and max_outgoing_buffer must be at least 1");
   }
-  if (limits.max_lamport < 1) return Invalid("limits.max_lamport must be positive");
+  // Our clock may reach max_lamport and then advance by one on send: leave room.
+  if (limits.max_lamport < 1 || limits.max_lamport > (LamportTime{1} << 62)) {
+    return Invalid("limits.max_lamport must be in [1, 2^62]");
+  }
   return Status::Ok();
 }
 

@@ -150,8 +150,8 @@ std::vector<HistoryEntry> ReliabilityManager::Impl::RecentCausalHistory(ChannelS
   std::vector<HistoryEntry> entries;
   entries.reserve(count);
   for (size_t i = channel.history_order.size() - count; i < channel.history_order.size(); ++i) {
-    const MessageId& id = channel.history_order[i];
-    HistoryRecord& record = channel.history.at(id);
+    const MessageId& id = channel.history_order[i]->first;
+    HistoryRecord& record = channel.history_order[i]->second;
     if (record.retrieval_hint.empty() && hint_provider_) {
       record.retrieval_hint = hint_provider_(channel.channel_id, id);
     }
@@ -280,15 +280,21 @@ Result<SharedBytes> ReliabilityManager::Impl::MakeSyncMessage(const ChannelId& c
 void ReliabilityManager::Impl::AddToHistory(ChannelState& channel, const MessageId& id,
                                             HistoryRecord record) {
   auto [it, inserted] = channel.history.insert_or_assign(id, std::move(record));
-  if (inserted) channel.history_order.push_back(id);
+  if (inserted) channel.history_order.push_back(&*it);
   while (channel.history_order.size() > config_.max_message_history) {
-    channel.history.erase(channel.history_order.front());
+    channel.history.erase(channel.history_order.front()->first);
     channel.history_order.pop_front();
   }
   channel.delivered.Insert(id);
 }
 
 // ---- Receiving ----------------------------------------------------------------------------
+
+BloomParseLimits ReliabilityManager::Impl::BloomLimits() const {
+  BloomParseLimits limits;
+  limits.max_bytes = config_.limits.decode.max_bloom_bytes;
+  return limits;
+}
 
 Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded) const {
   const Message& message = decoded.message;
@@ -314,7 +320,7 @@ Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded)
       !message.bloom_filter->empty() && decoded.dialect == Dialect::kNim) {
     // A filter that does not parse is ignored (as nim-sds does); one that
     // parses but declares an impossible geometry is hostile and rejected.
-    auto view = PeerBloomView::ParseNim(*message.bloom_filter);
+    auto view = PeerBloomView::ParseNim(*message.bloom_filter, BloomLimits());
     if (!view.ok() && view.status().code() == ErrorCode::kDecodeBadBloomFilter) {
       return view.status();
     }
@@ -330,7 +336,7 @@ void ReliabilityManager::Impl::ReviewAcknowledgements(ChannelState& channel,
   std::optional<PeerBloomView> bloom;
   if (message.bloom_filter && !message.bloom_filter->empty()) {
     auto view = decoded.dialect == Dialect::kNim
-                    ? PeerBloomView::ParseNim(*message.bloom_filter)
+                    ? PeerBloomView::ParseNim(*message.bloom_filter, BloomLimits())
                     : PeerBloomView::ParseSpec(*message.bloom_filter, spec_bloom_params_);
     if (view.ok()) bloom = std::move(*view);
   }
@@ -512,6 +518,14 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   result.content = message.content.value_or(ByteSpan());
 
   const MessageKind kind = message.kind();
+  // Transports such as Waku relay hand a node its own broadcasts: our own
+  // sync or ephemeral messages must not acknowledge or deliver anything.
+  // (Own content messages are caught below as duplicates.)
+  if (kind != MessageKind::kContent && !config_.participant_id.empty() &&
+      message.sender_id == config_.participant_id) {
+    result.outcome = UnwrapOutcome::kDuplicate;
+    return result;
+  }
   if (kind == MessageKind::kEphemeral) {
     result.outcome = UnwrapOutcome::kEphemeral;
     MessageReady ready{channel.channel_id, message.message_id, message.sender_id,
@@ -756,7 +770,10 @@ std::optional<LamportTime> ReliabilityManager::Lamport(const ChannelId& channel_
 std::vector<MessageId> ReliabilityManager::History(const ChannelId& channel_id) const {
   const ChannelState* channel = impl_->FindChannel(channel_id);
   if (channel == nullptr) return {};
-  return std::vector<MessageId>(channel->history_order.begin(), channel->history_order.end());
+  std::vector<MessageId> out;
+  out.reserve(channel->history_order.size());
+  for (const auto* entry : channel->history_order) out.push_back(entry->first);
+  return out;
 }
 
 std::vector<MessageId> ReliabilityManager::OutgoingBuffer(const ChannelId& channel_id) const {

@@ -57,6 +57,7 @@ class ReliabilityManager::Impl {
   Result<internal::ChannelState*> GetOrCreateChannel(const ChannelId& channel_id);
   Status CheckId(const std::string& id, const char* what) const;
   Status CheckContent(ByteSpan content) const;
+  BloomParseLimits BloomLimits() const;
   // Everything that can reject a decoded message, before any state changes.
   Status ValidateReceived(const DecodedMessage& decoded) const;
 

@@ -1,0 +1,68 @@
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "sds/bloom_filter.h"
+
+namespace sds {
+namespace {
+
+constexpr int64_t kDefaultCapacity = 10000;
+constexpr double kDefaultErrorRate = 0.001;
+// nim-sds's CapacityFlexPercent: the filter may hold 20% more ids than its
+// capacity before it is rebuilt with 20% fewer.
+constexpr double kCapacityFlexPercent = 20.0;
+
+// The geometry for (capacity, error_rate), or nim-sds's defaults if that is
+// rejected (only an overflowing capacity can be, after clamping).
+BloomParameters ParametersOrDefaults(int64_t capacity, double error_rate) {
+  Result<BloomParameters> params = BloomParameters::Compute(capacity, error_rate);
+  if (params.ok()) return *params;
+  return *BloomParameters::Compute(kDefaultCapacity, kDefaultErrorRate);
+}
+
+int64_t ClampCapacity(int64_t capacity) { return capacity <= 0 ? kDefaultCapacity : capacity; }
+
+double ClampErrorRate(double error_rate) {
+  // Written so that NaN is replaced too.
+  return error_rate > 0.0 && error_rate < 1.0 ? error_rate : kDefaultErrorRate;
+}
+
+// int(cap * percent / 100.0) as nim-sds computes it: in floating point, truncated.
+int64_t PercentOf(int64_t capacity, double percent) {
+  return static_cast<int64_t>(static_cast<double>(capacity) * percent / 100.0);
+}
+
+}  // namespace
+
+RollingBloomFilter::RollingBloomFilter(int64_t capacity, double error_rate, Dialect dialect)
+    : filter_(ParametersOrDefaults(ClampCapacity(capacity), ClampErrorRate(error_rate)), dialect),
+      capacity_(ClampCapacity(capacity)),
+      min_capacity_(PercentOf(capacity_, 100.0 - kCapacityFlexPercent)),
+      max_capacity_(PercentOf(capacity_, 100.0 + kCapacityFlexPercent)) {}
+
+void RollingBloomFilter::Add(std::string_view id) {
+  filter_.Insert(id);
+  messages_.emplace_back(id);
+  if (static_cast<int64_t>(messages_.size()) > max_capacity_) Clean();
+}
+
+void RollingBloomFilter::Clean() {
+  if (static_cast<int64_t>(messages_.size()) <= max_capacity_) return;
+
+  // nim-sds rebuilds with capacity max_capacity (so its wire form grows after
+  // the first roll-over); spec receivers accept only the configured size.
+  const BloomParameters params =
+      filter_.dialect() == Dialect::kNim
+          ? ParametersOrDefaults(max_capacity_, filter_.params().error_rate)
+          : filter_.params();
+  BloomFilter rebuilt(params, filter_.dialect());
+
+  const size_t keep = static_cast<size_t>(std::max<int64_t>(min_capacity_, 0));
+  messages_.erase(messages_.begin(), messages_.end() - static_cast<std::ptrdiff_t>(keep));
+  for (const std::string& id : messages_) rebuilt.Insert(id);
+  filter_ = std::move(rebuilt);
+}
+
+}  // namespace sds
