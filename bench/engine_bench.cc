@@ -11,7 +11,9 @@
 // Conversation sizes come from --sizes=N1,N2,... (default 2000,20000,200000).
 //
 // Reported per benchmark:
-//   items_per_second  messages sent by alice per second (the replies ride along)
+//   items_per_second  messages sent by alice per second (the replies ride along);
+//                     wall-clock for the conversation (as waku_sds_bench.mjs
+//                     measures it), CPU time for BM_Wrap / BM_Unwrap
 //   wire_bytes_per_msg  mean size of the content messages both sides sent
 //   BM_PeakMemory:    peak RSS of a fresh process that ran the workload once,
 //                     and its growth over that process's RSS before the run, so
