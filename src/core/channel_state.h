@@ -128,9 +128,6 @@ struct ChannelState {
   // hear about, cleared whenever we broadcast our state.
   std::optional<Timestamp> sync_due;
   uint64_t sync_count = 0;
-
-  // Reused for serializing the bloom filter into each outgoing message.
-  Bytes bloom_scratch;
 };
 
 }  // namespace sds::internal

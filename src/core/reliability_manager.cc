@@ -8,6 +8,7 @@
 #include "core/reliability_manager_impl.h"
 #include "core/repair_timing.h"
 #include "sds/codec.h"
+#include "wire/encode_with_bloom.h"
 
 namespace sds {
 
@@ -30,10 +31,10 @@ LamportTime NowInLamportUnits(LamportUnit unit, Timestamp now) {
 ReliabilityManager::Impl::Impl(const Config& config) : config_(config) {
   // Spec-dialect filters carry no geometry: peers must share ours (or the
   // spec default when we speak nim and only read spec messages).
-  auto params = config.dialect == Dialect::kSpec
-                    ? BloomParameters::Compute(config.bloom_filter_capacity,
-                                               config.bloom_filter_error_rate)
-                    : BloomParameters::Compute(10000, 0.001);
+  auto params =
+      config.dialect == Dialect::kSpec
+          ? BloomParameters::Compute(config.bloom_filter_capacity, config.bloom_filter_error_rate)
+          : BloomParameters::Compute(10000, 0.001);
   spec_bloom_params_ = params.ok() ? *params : BloomParameters{};
 }
 
@@ -74,14 +75,14 @@ Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const Channel
   if (ChannelState* existing = FindChannel(channel_id)) return existing;
   SDS_RETURN_IF_ERROR(CheckId(channel_id, "channel id"));
   if (channels_.size() >= config_.limits.max_channels) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "limits.max_channels (" + std::to_string(config_.limits.max_channels) +
-                      ") channels exist");
+    return Status(
+        ErrorCode::kInvalidArgument,
+        "limits.max_channels (" + std::to_string(config_.limits.max_channels) + ") channels exist");
   }
   size_t window = std::max(config_.dedup_window, config_.max_message_history);
-  auto channel = std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
-                                                config_.bloom_filter_error_rate, config_.dialect,
-                                                window);
+  auto channel =
+      std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
+                                     config_.bloom_filter_error_rate, config_.dialect, window);
   ChannelState* raw = channel.get();
   channels_.emplace(channel_id, std::move(channel));
   return raw;
@@ -188,9 +189,6 @@ SharedBytes ReliabilityManager::Impl::EncodeStateMessage(ChannelState& channel,
                                                          const MessageId& message_id,
                                                          std::optional<ByteSpan> content,
                                                          Timestamp now) {
-  channel.bloom_scratch.clear();
-  channel.bloom.filter().AppendSerialized(channel.bloom_scratch);
-
   Message message;
   message.message_id = message_id;
   message.channel_id = channel.channel_id;
@@ -199,14 +197,12 @@ SharedBytes ReliabilityManager::Impl::EncodeStateMessage(ChannelState& channel,
   message.causal_history = RecentCausalHistory(channel);
   if (config_.repair_enabled()) message.repair_request = TakeDueRepairRequests(channel, now);
   message.content = content;
-  message.bloom_filter = ByteSpan(channel.bloom_scratch);
   channel.sync_due.reset();  // this message tells peers what we have
-  return SharedBytes(Encode(message, config_.dialect));
+  return SharedBytes(wire::EncodeWithBloom(message, config_.dialect, &channel.bloom.filter()));
 }
 
-Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id,
-                                                   ByteSpan content, const MessageId& message_id,
-                                                   Timestamp now) {
+Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, ByteSpan content,
+                                                   const MessageId& message_id, Timestamp now) {
   SDS_RETURN_IF_ERROR(CheckContent(content));
   SDS_RETURN_IF_ERROR(CheckId(message_id, "message id"));
   auto channel_or = GetOrCreateChannel(channel_id);
@@ -307,8 +303,7 @@ Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded)
     return Status(ErrorCode::kDecodeMissingField, "channel id is empty");
   }
   if (message.lamport_timestamp &&
-      (*message.lamport_timestamp < 0 ||
-       *message.lamport_timestamp > config_.limits.max_lamport)) {
+      (*message.lamport_timestamp < 0 || *message.lamport_timestamp > config_.limits.max_lamport)) {
     return Status(ErrorCode::kDecodeLamportOutOfRange,
                   "lamport timestamp " + std::to_string(*message.lamport_timestamp) +
                       " is outside [0, limits.max_lamport]");
@@ -385,12 +380,14 @@ void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const
     auto record = channel.history.find(request.message_id);
     if (record == channel.history.end() || record->second.wire.empty()) continue;
     if (!repair::InResponseGroup(config_, request.sender_id, request.message_id)) continue;
-    if (channel.incoming_repair.count(request.message_id) == 0 &&
-        channel.incoming_repair.size() >= config_.limits.max_repair_buffer) {
+    // Already queued: the first T_resp stands (nim-sds restarts it, so that
+    // repeated requests could postpone the answer indefinitely).
+    if (channel.incoming_repair.count(request.message_id) != 0) continue;
+    if (channel.incoming_repair.size() >= config_.limits.max_repair_buffer) {
       continue;  // bounded: a flood of requests cannot make us queue a storm
     }
-    Timestamp deadline = now + repair::ResponseDelay(config_, request.sender_id,
-                                                     request.message_id);
+    Timestamp deadline =
+        now + repair::ResponseDelay(config_, request.sender_id, request.message_id);
     channel.incoming_repair[request.message_id] =
         internal::IncomingRepairEntry{request, record->second.wire, deadline};
   }
@@ -528,8 +525,9 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   }
   if (kind == MessageKind::kEphemeral) {
     result.outcome = UnwrapOutcome::kEphemeral;
-    MessageReady ready{channel.channel_id, message.message_id, message.sender_id,
-                       MessageKind::kEphemeral, 0, decoded.wire, result.content};
+    MessageReady ready{
+        channel.channel_id, message.message_id, message.sender_id, MessageKind::kEphemeral, 0,
+        decoded.wire,       result.content};
     events_.push_back(std::move(ready));
     return result;
   }
@@ -736,10 +734,8 @@ Result<SharedBytes> ReliabilityManager::Wrap(const ChannelId& channel_id, ByteSp
                                              const MessageId& message_id, Timestamp now) {
   return impl_->Wrap(channel_id, content, message_id, now);
 }
-Result<SharedBytes> ReliabilityManager::WrapEphemeral(const ChannelId& channel_id,
-                                                      ByteSpan content,
-                                                      const MessageId& message_id,
-                                                      Timestamp now) {
+Result<SharedBytes> ReliabilityManager::WrapEphemeral(const ChannelId& channel_id, ByteSpan content,
+                                                      const MessageId& message_id, Timestamp now) {
   return impl_->WrapEphemeral(channel_id, content, message_id, now);
 }
 Result<SharedBytes> ReliabilityManager::MakeSyncMessage(const ChannelId& channel_id,

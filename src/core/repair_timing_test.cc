@@ -246,5 +246,37 @@ TEST(RepairTiming, TruncatedExponentialStaysInWindowAndIsMonotone) {
   }
 }
 
+// The specification's default group count: one response group per 128
+// participants, i.e. n / 128 + 1 (@waku/sds's max(1, n / 128) is one lower
+// from 128 on).
+TEST(RepairTiming, SpecResponseGroupsIsOneGroupPer128Participants) {
+  static_assert(Config::SpecResponseGroups(1) == 1);
+  EXPECT_EQ(Config::SpecResponseGroups(0), 1);
+  EXPECT_EQ(Config::SpecResponseGroups(-5), 1);
+  EXPECT_EQ(Config::SpecResponseGroups(2), 1);
+  EXPECT_EQ(Config::SpecResponseGroups(127), 1);
+  EXPECT_EQ(Config::SpecResponseGroups(128), 2);
+  EXPECT_EQ(Config::SpecResponseGroups(255), 2);
+  EXPECT_EQ(Config::SpecResponseGroups(256), 3);
+  EXPECT_EQ(Config::SpecResponseGroups(1000), 8);
+  EXPECT_EQ(Config::SpecResponseGroups(10000), 79);
+  EXPECT_EQ(Config::SpecResponseGroups(int64_t{1} << 62), INT32_MAX);
+  // A group of n then holds about n / groups <= 128 members on average.
+  for (int64_t n : {10, 100, 128, 1000, 10000, 100000}) {
+    EXPECT_LE(n / Config::SpecResponseGroups(n), 128) << n;
+  }
+  // Every member is still in exactly one group: the original sender's group
+  // has members for the spec count as for any other.
+  Config config = Config::ForDialect(Dialect::kSpec);
+  config.num_response_groups = Config::SpecResponseGroups(1000);
+  int in_group = 0;
+  for (int i = 0; i < 1000; ++i) {
+    config.participant_id = "p" + std::to_string(i);
+    in_group += InResponseGroup(config, "p0", "msg-xyz") ? 1 : 0;
+  }
+  EXPECT_GE(in_group, 1000 / 8 / 2);
+  EXPECT_LE(in_group, 1000 / 8 * 2);
+}
+
 }  // namespace
 }  // namespace sds::repair

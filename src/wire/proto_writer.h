@@ -79,6 +79,8 @@ class ProtoWriter {
   }
 
   size_t size() const { return out_.size(); }
+  // The buffer written to, for payloads that serialize themselves in place.
+  Bytes& buffer() { return out_; }
 
  private:
   Bytes& out_;
