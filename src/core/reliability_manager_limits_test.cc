@@ -16,6 +16,7 @@
 #include "sds/codec.h"
 #include "sds/config.h"
 #include "sds/reliability_manager.h"
+#include "tests/testutil/engine.h"
 
 namespace sds {
 namespace {
@@ -23,37 +24,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-const ChannelId kCh = "ch";
-Timestamp At(int64_t ms) { return TimestampFromUnixMillis(ms); }
-const Timestamp kT0 = At(1'700'000'000'000);
-
-HistoryEntry E(const MessageId& id, const ParticipantId& sender = "") {
-  return HistoryEntry{id, {}, sender};
-}
-
-// A message to unwrap, with the storage its views need.
-struct Msg {
-  MessageId id{};
-  std::optional<LamportTime> lamport = 1;
-  std::vector<HistoryEntry> causal{};
-  std::string content = "x";
-  ChannelId channel = "ch";
-  ParticipantId sender{};
-  std::optional<Bytes> bloom{};
-};
-
-Bytes Wire(const Msg& m, Dialect dialect = Dialect::kNim) {
-  Message message;
-  message.message_id = m.id;
-  message.channel_id = m.channel;
-  message.sender_id = m.sender;
-  message.lamport_timestamp = m.lamport;
-  message.causal_history = m.causal;
-  const Bytes content = ToBytes(m.content);
-  message.content = ByteSpan(content);
-  if (m.bloom) message.bloom_filter = ByteSpan(*m.bloom);
-  return Encode(message, dialect);
-}
+using namespace testutil;  // NOLINT: the shared engine test vocabulary
 
 void AppendVarint(Bytes& out, uint64_t v) {
   while (v >= 0x80) {
@@ -79,18 +50,6 @@ Bytes NimBloomRaw(size_t words, uint64_t capacity, uint64_t error_millionths, ui
   out.push_back(0x28);
   AppendVarint(out, m_bits);
   return out;
-}
-
-std::unique_ptr<ReliabilityManager> Make(const Config& config) {
-  auto created = ReliabilityManager::Create(config);
-  EXPECT_TRUE(created.ok()) << created.status().ToString();
-  return created.ok() ? std::move(*created) : nullptr;
-}
-
-Config NimConfig() {
-  Config config;
-  config.participant_id = "alice";
-  return config;
 }
 
 // Everything observable about a manager (and its channel "ch").
@@ -275,7 +234,7 @@ TEST_F(ReliabilityManagerBadInput, UnparseableNimBloomIgnoredAndMessageDelivered
 TEST_F(ReliabilityManagerBadInput, OversizeMessageRejected) {
   const size_t limit = m_->config().limits.decode.max_message_bytes;
   Msg big{.id = "big", .lamport = 7};
-  big.content.assign(limit, 'a');
+  big.content->assign(limit, 'a');
   const Bytes wire = Wire(big);
   ASSERT_GT(wire.size(), limit);
   ExpectRejected(wire, ErrorCode::kMessageTooLarge);
@@ -286,7 +245,7 @@ TEST_F(ReliabilityManagerBadInput, ContentOverLimitRejected) {
   config.limits.decode.max_content_bytes = 100;
   Populate(config);
   Msg big{.id = "big", .lamport = 7};
-  big.content.assign(101, 'a');
+  big.content->assign(101, 'a');
   const Snapshot before = Take(*m_);
   auto result = m_->Unwrap(Wire(big), kT0);
   ASSERT_FALSE(result.ok());
@@ -294,7 +253,7 @@ TEST_F(ReliabilityManagerBadInput, ContentOverLimitRejected) {
               result.status().code() == ErrorCode::kMessageTooLarge)
       << result.status().ToString();
   ExpectSame(before, Take(*m_));
-  big.content.assign(100, 'a');
+  big.content->assign(100, 'a');
   EXPECT_TRUE(m_->Unwrap(Wire(big), kT0).ok());
 }
 

@@ -21,6 +21,7 @@
 #include "sds/codec.h"
 #include "sds/config.h"
 #include "sds/reliability_manager.h"
+#include "tests/testutil/engine.h"
 
 namespace sds {
 namespace {
@@ -30,135 +31,7 @@ using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-const ChannelId kCh = "ch";
-Timestamp At(int64_t ms) { return TimestampFromUnixMillis(ms); }
-const Timestamp kT0 = At(1'700'000'000'000);
-
-HistoryEntry E(const MessageId& id, const ParticipantId& sender = "") {
-  return HistoryEntry{id, {}, sender};
-}
-
-// A message to unwrap, with the storage its views need.
-struct Msg {
-  MessageId id{};
-  std::optional<LamportTime> lamport = 1;  // nullopt: ephemeral (spec dialect)
-  std::vector<HistoryEntry> causal{};
-  std::optional<std::string> content = "x";  // "" (nim) or nullopt (spec): sync
-  ChannelId channel = "ch";
-  ParticipantId sender{};
-  std::optional<Bytes> bloom{};
-  std::vector<HistoryEntry> repair{};
-};
-
-Bytes Wire(const Msg& m, Dialect dialect = Dialect::kNim) {
-  Message message;
-  message.message_id = m.id;
-  message.channel_id = m.channel;
-  message.sender_id = m.sender;
-  message.lamport_timestamp = m.lamport;
-  message.causal_history = m.causal;
-  message.repair_request = m.repair;
-  const Bytes content = m.content ? ToBytes(*m.content) : Bytes();
-  if (m.content) message.content = ByteSpan(content);
-  if (m.bloom) message.bloom_filter = ByteSpan(*m.bloom);
-  return Encode(message, dialect);
-}
-
-// A peer's default-geometry bloom filter holding `ids`, in `dialect`'s wire form.
-Bytes BloomWith(const std::vector<MessageId>& ids, Dialect dialect = Dialect::kNim) {
-  auto params = BloomParameters::Compute(10000, 0.001);
-  BloomFilter filter(*params, dialect);
-  for (const auto& id : ids) filter.Insert(id);
-  return filter.Serialize();
-}
-
-Message Decoded(const SharedBytes& wire, Dialect dialect = Dialect::kNim) {
-  auto decoded = Decode(wire.span(), dialect);
-  EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
-  return decoded.ok() ? *decoded : Message{};
-}
-
-std::vector<MessageId> Ids(const std::vector<HistoryEntry>& entries) {
-  std::vector<MessageId> out;
-  for (const auto& e : entries) out.push_back(e.message_id);
-  return out;
-}
-
-// One line per event: "ready:a", "ack:a", "possibly:a:1", "missing:b[a]",
-// "failed:a:5" (":evicted"), "rebroadcast:a:1", "sync", "repair:a", "dropped:a".
-std::string Describe(const Event& event) {
-  return std::visit(
-      [](const auto& e) -> std::string {
-        using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, MessageReady>) {
-          return "ready:" + e.message_id;
-        } else if constexpr (std::is_same_v<T, MessageAcknowledged>) {
-          return "ack:" + e.message_id;
-        } else if constexpr (std::is_same_v<T, MessagePossiblyAcknowledged>) {
-          return "possibly:" + e.message_id + ":" + std::to_string(e.bloom_hits);
-        } else if constexpr (std::is_same_v<T, MissingDependencies>) {
-          std::string out = "missing:" + e.message_id + "[";
-          for (size_t i = 0; i < e.missing.size(); ++i) {
-            out += (i ? "," : "") + e.missing[i].message_id;
-          }
-          return out + "]";
-        } else if constexpr (std::is_same_v<T, SendFailed>) {
-          return "failed:" + e.message_id + ":" + std::to_string(e.resend_attempts) +
-                 (e.evicted ? ":evicted" : "");
-        } else if constexpr (std::is_same_v<T, RebroadcastDue>) {
-          return "rebroadcast:" + e.message_id + ":" + std::to_string(e.attempt);
-        } else if constexpr (std::is_same_v<T, SyncMessageReady>) {
-          return "sync";
-        } else if constexpr (std::is_same_v<T, RepairReady>) {
-          return "repair:" + e.message_id;
-        } else {
-          static_assert(std::is_same_v<T, MessageDropped>);
-          return "dropped:" + e.message_id;
-        }
-      },
-      event);
-}
-
-std::vector<std::string> Names(ReliabilityManager& m) {
-  std::vector<std::string> out;
-  for (const Event& e : m.TakeEvents()) out.push_back(Describe(e));
-  return out;
-}
-
-std::unique_ptr<ReliabilityManager> Make(const Config& config) {
-  auto created = ReliabilityManager::Create(config);
-  EXPECT_TRUE(created.ok()) << created.status().ToString();
-  return created.ok() ? std::move(*created) : nullptr;
-}
-
-Config NimConfig(const ParticipantId& id = "alice") {
-  Config config;
-  config.participant_id = id;
-  return config;
-}
-
-Config SpecConfig(const ParticipantId& id = "alice") {
-  Config config = Config::ForDialect(Dialect::kSpec);
-  config.participant_id = id;
-  return config;
-}
-
-internal::ChannelState& State(ReliabilityManager& m) {
-  return ReliabilityManagerTestPeer::Channel(m, kCh);
-}
-
-SharedBytes MustWrap(ReliabilityManager& m, const MessageId& id, Timestamp now,
-                     const ChannelId& channel = kCh) {
-  auto wire = m.Wrap(channel, ToBytes("content of " + id), id, now);
-  EXPECT_TRUE(wire.ok()) << wire.status().ToString();
-  return wire.ok() ? *wire : SharedBytes();
-}
-
-UnwrapOutcome MustUnwrap(ReliabilityManager& m, ByteSpan wire, Timestamp now) {
-  auto result = m.Unwrap(wire, now);
-  EXPECT_TRUE(result.ok()) << result.status().ToString();
-  return result.ok() ? result->outcome : UnwrapOutcome::kDuplicate;
-}
+using namespace testutil;  // NOLINT: the shared engine test vocabulary
 
 // ---- Cascade order ------------------------------------------------------------------------
 
@@ -166,12 +39,12 @@ UnwrapOutcome MustUnwrap(ReliabilityManager& m, ByteSpan wire, Timestamp now) {
 TEST(DeliberateDifferences, CascadeReportsUnblockingMessageFirstDiffersFromNim) {
   auto m = Make(NimConfig());
   MustWrap(*m, "own1", kT0);
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "c", .lamport = 3, .causal = {E("b")}}), kT0),
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "c", .lamport = 3, .causal = {E("b")}}), kT0),
             UnwrapOutcome::kBuffered);
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "b", .lamport = 2, .causal = {E("a")}}), kT0),
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "b", .lamport = 2, .causal = {E("a")}}), kT0),
             UnwrapOutcome::kBuffered);
   EXPECT_THAT(Names(*m), ElementsAre("missing:c[b]", "missing:b[a]"));
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "a", .lamport = 1, .causal = {E("own1")}}), kT0),
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "a", .lamport = 1, .causal = {E("own1")}}), kT0),
             UnwrapOutcome::kDelivered);
   EXPECT_THAT(Names(*m), ElementsAre("ack:own1", "ready:a", "ready:b", "ready:c"));
   EXPECT_THAT(m->History(kCh), ElementsAre("own1", "a", "b", "c"));
@@ -226,7 +99,7 @@ TEST(DeliberateDifferences, ResendDeadlinesInterleaveAcrossMessages) {
   EXPECT_EQ(m->Tick(kT0 + seconds{60}), kT0 + seconds{90});
   EXPECT_THAT(Names(*m), ElementsAre("rebroadcast:m1:1"));
   // m2 acknowledged meanwhile: never rebroadcast.
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "p", .lamport = 9, .causal = {E("m2")}}), kT0),
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "p", .lamport = 9, .causal = {E("m2")}}), kT0),
             UnwrapOutcome::kDelivered);
   EXPECT_THAT(Names(*m), ElementsAre("ack:m2", "ready:p"));
   EXPECT_EQ(m->NextDeadline(), kT0 + seconds{100});
@@ -250,15 +123,15 @@ TEST(DeliberateDifferences, ZeroResendAttemptsFailsAtFirstInterval) {
 TEST(DeliberateDifferences, BufferedMessageAgainIsDuplicateDiffersFromNim) {
   auto m = Make(NimConfig());
   const Bytes b = Wire({.id = "b", .lamport = 5, .causal = {E("a")}});
-  EXPECT_EQ(MustUnwrap(*m, b, kT0), UnwrapOutcome::kBuffered);
+  EXPECT_EQ(MustUnwrapOutcome(*m, b, kT0), UnwrapOutcome::kBuffered);
   EXPECT_THAT(Names(*m), ElementsAre("missing:b[a]"));
   const LamportTime lamport = *m->Lamport(kCh);
-  EXPECT_EQ(MustUnwrap(*m, b, kT0), UnwrapOutcome::kDuplicate);
+  EXPECT_EQ(MustUnwrapOutcome(*m, b, kT0), UnwrapOutcome::kDuplicate);
   EXPECT_EQ(m->PendingEventCount(), 0u);
   EXPECT_THAT(m->IncomingBuffer(kCh), ElementsAre("b"));
   EXPECT_EQ(m->Lamport(kCh), lamport);
   // Still delivered exactly once when its dependency arrives.
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "a", .lamport = 4}), kT0), UnwrapOutcome::kDelivered);
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "a", .lamport = 4}), kT0), UnwrapOutcome::kDelivered);
   EXPECT_THAT(Names(*m), ElementsAre("ready:a", "ready:b"));
 }
 
@@ -268,16 +141,16 @@ TEST(DeliberateDifferences, EvictedFromHistoryStillDuplicateDiffersFromNim) {
   config.max_message_history = 2;
   auto m = Make(config);
   const Bytes x1 = Wire({.id = "x1", .lamport = 1});
-  MustUnwrap(*m, x1, kT0);
-  MustUnwrap(*m, Wire({.id = "x2", .lamport = 2}), kT0);
-  MustUnwrap(*m, Wire({.id = "x3", .lamport = 3}), kT0);
+  MustUnwrapOutcome(*m, x1, kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "x2", .lamport = 2}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "x3", .lamport = 3}), kT0);
   EXPECT_THAT(m->History(kCh), ElementsAre("x2", "x3"));
   m->TakeEvents();
-  EXPECT_EQ(MustUnwrap(*m, x1, kT0), UnwrapOutcome::kDuplicate);
+  EXPECT_EQ(MustUnwrapOutcome(*m, x1, kT0), UnwrapOutcome::kDuplicate);
   EXPECT_EQ(m->PendingEventCount(), 0u);
   EXPECT_THAT(m->History(kCh), ElementsAre("x2", "x3"));
   // ... and still counts as delivered for dependency checks.
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "x4", .lamport = 4, .causal = {E("x1")}}), kT0),
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "x4", .lamport = 4, .causal = {E("x1")}}), kT0),
             UnwrapOutcome::kDelivered);
 }
 
@@ -287,11 +160,11 @@ TEST(DeliberateDifferences, ZeroDedupWindowMeansHistoryOnly) {
   config.dedup_window = 0;
   auto m = Make(config);
   const Bytes x1 = Wire({.id = "x1", .lamport = 1});
-  MustUnwrap(*m, x1, kT0);
-  MustUnwrap(*m, Wire({.id = "x2", .lamport = 2}), kT0);
-  MustUnwrap(*m, Wire({.id = "x3", .lamport = 3}), kT0);
+  MustUnwrapOutcome(*m, x1, kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "x2", .lamport = 2}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "x3", .lamport = 3}), kT0);
   m->TakeEvents();
-  EXPECT_EQ(MustUnwrap(*m, x1, kT0), UnwrapOutcome::kDelivered);
+  EXPECT_EQ(MustUnwrapOutcome(*m, x1, kT0), UnwrapOutcome::kDelivered);
   EXPECT_THAT(Names(*m), ElementsAre("ready:x1"));
 }
 
@@ -333,7 +206,7 @@ TEST(DeliberateDifferences, BloomThresholdTwoGivesPossiblyAcknowledgedFirstDiffe
   auto m = Make(config);
   MustWrap(*m, "m1", kT0);
   MustWrap(*m, "m2", kT0);
-  MustUnwrap(*m, Wire({.id = "p1", .lamport = 5, .bloom = BloomWith({"m1"})}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p1", .lamport = 5, .bloom = BloomWith({"m1"})}), kT0);
   auto events = m->TakeEvents();
   ASSERT_EQ(events.size(), 2u);
   const auto* possibly = std::get_if<MessagePossiblyAcknowledged>(&events[0]);
@@ -343,12 +216,12 @@ TEST(DeliberateDifferences, BloomThresholdTwoGivesPossiblyAcknowledgedFirstDiffe
   EXPECT_EQ(Describe(events[1]), "ready:p1");
   EXPECT_THAT(m->OutgoingBuffer(kCh), ElementsAre("m1", "m2"));
 
-  MustUnwrap(*m, Wire({.id = "p2", .lamport = 6, .bloom = BloomWith({"m1"})}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p2", .lamport = 6, .bloom = BloomWith({"m1"})}), kT0);
   EXPECT_THAT(Names(*m), ElementsAre("ack:m1", "ready:p2"));
   EXPECT_THAT(m->OutgoingBuffer(kCh), ElementsAre("m2"));
 
   // A causal-history listing acknowledges at once.
-  MustUnwrap(*m, Wire({.id = "p3", .lamport = 7, .causal = {E("m2")}}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p3", .lamport = 7, .causal = {E("m2")}}), kT0);
   EXPECT_THAT(Names(*m), ElementsAre("ack:m2", "ready:p3"));
   EXPECT_THAT(m->OutgoingBuffer(kCh), IsEmpty());
 }
@@ -360,9 +233,9 @@ TEST(DeliberateDifferences, SpecDefaultThresholdIsTwoThroughSpecBloom) {
       Wire({.id = "p1", .lamport = 5, .bloom = BloomWith({"m1"}, Dialect::kSpec)}, Dialect::kSpec);
   const Bytes p2 =
       Wire({.id = "p2", .lamport = 6, .bloom = BloomWith({"m1"}, Dialect::kSpec)}, Dialect::kSpec);
-  MustUnwrap(*m, p1, kT0);
+  MustUnwrapOutcome(*m, p1, kT0);
   EXPECT_THAT(Names(*m), ElementsAre("possibly:m1:1", "ready:p1"));
-  MustUnwrap(*m, p2, kT0);
+  MustUnwrapOutcome(*m, p2, kT0);
   EXPECT_THAT(Names(*m), ElementsAre("ack:m1", "ready:p2"));
 }
 
@@ -372,7 +245,7 @@ TEST(DeliberateDifferences, SpecDefaultThresholdIsTwoThroughSpecBloom) {
 TEST(DeliberateDifferences, MakeSyncMessageNimShapeDiffersFromNim) {
   auto m = Make(NimConfig());
   MustWrap(*m, "a1", kT0);
-  MustUnwrap(*m, Wire({.id = "p1", .lamport = 5}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p1", .lamport = 5}), kT0);
   m->TakeEvents();
   const LamportTime before = *m->Lamport(kCh);
   auto sync = m->MakeSyncMessage(kCh, "sync-1", kT0 + seconds{1});
@@ -422,7 +295,7 @@ TEST(DeliberateDifferences, ReceivedSyncAcknowledgesButDeliversNothing) {
   auto bob = Make(NimConfig("bob"));
   const SharedBytes a1 = MustWrap(*alice, "a1", kT0);
   const SharedBytes a2 = MustWrap(*alice, "a2", kT0);
-  MustUnwrap(*bob, a1, kT0);
+  MustUnwrapOutcome(*bob, a1, kT0);
   auto sync = bob->MakeSyncMessage(kCh, "sync", kT0 + seconds{1});
   ASSERT_TRUE(sync.ok());
   auto result = alice->Unwrap(*sync, kT0 + seconds{1});
@@ -438,16 +311,16 @@ TEST(DeliberateDifferences, ReceivedSyncAcknowledgesButDeliversNothing) {
   EXPECT_EQ(alice->NextDeadline(), kT0 + seconds{60});
 
   // Sync ids may be reused: the next one is processed too.
-  MustUnwrap(*bob, a2, kT0 + seconds{2});
+  MustUnwrapOutcome(*bob, a2, kT0 + seconds{2});
   auto sync2 = bob->MakeSyncMessage(kCh, "sync", kT0 + seconds{3});
   ASSERT_TRUE(sync2.ok());
-  EXPECT_EQ(MustUnwrap(*alice, *sync2, kT0 + seconds{3}), UnwrapOutcome::kSync);
+  EXPECT_EQ(MustUnwrapOutcome(*alice, *sync2, kT0 + seconds{3}), UnwrapOutcome::kSync);
   EXPECT_THAT(Names(*alice), ElementsAre("ack:a2"));
 }
 
 TEST(DeliberateDifferences, TickProducesSyncAfterQuietInterval) {
   auto m = Make(NimConfig());
-  MustUnwrap(*m, Wire({.id = "p1", .lamport = 5}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p1", .lamport = 5}), kT0);
   m->TakeEvents();
   EXPECT_EQ(m->NextDeadline(), kT0 + seconds{30});
   EXPECT_EQ(m->Tick(kT0 + seconds{30} - milliseconds{1}), kT0 + seconds{30});
@@ -467,13 +340,13 @@ TEST(DeliberateDifferences, TickProducesSyncAfterQuietInterval) {
   // Once sent, nothing more until something new arrives.
   EXPECT_EQ(m->Tick(kT0 + seconds{600}), kNoDeadline);
   EXPECT_EQ(m->PendingEventCount(), 0u);
-  MustUnwrap(*m, Wire({.id = "p2", .lamport = 6}), kT0 + seconds{700});
+  MustUnwrapOutcome(*m, Wire({.id = "p2", .lamport = 6}), kT0 + seconds{700});
   EXPECT_EQ(m->NextDeadline(), kT0 + seconds{730});
 }
 
 TEST(DeliberateDifferences, WrapCancelsPendingSync) {
   auto m = Make(NimConfig());
-  MustUnwrap(*m, Wire({.id = "p1", .lamport = 5}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p1", .lamport = 5}), kT0);
   MustWrap(*m, "a1", kT0 + seconds{10});
   m->TakeEvents();
   EXPECT_EQ(m->NextDeadline(), kT0 + seconds{70});  // a1's resend, no sync
@@ -485,7 +358,7 @@ TEST(DeliberateDifferences, ZeroSyncIntervalDisablesSync) {
   Config config = NimConfig();
   config.sync_message_interval = Duration::zero();
   auto m = Make(config);
-  MustUnwrap(*m, Wire({.id = "p1", .lamport = 5}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p1", .lamport = 5}), kT0);
   m->TakeEvents();
   EXPECT_EQ(m->Tick(kT0 + seconds{3600}), kNoDeadline);
   EXPECT_EQ(m->PendingEventCount(), 0u);
@@ -493,7 +366,7 @@ TEST(DeliberateDifferences, ZeroSyncIntervalDisablesSync) {
 
 TEST(DeliberateDifferences, PeerSyncRevealsMissingMessages) {
   auto m = Make(NimConfig("alice"));
-  MustUnwrap(*m, Wire({.id = "b", .lamport = 3, .causal = {E("buffered-dep")}}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "b", .lamport = 3, .causal = {E("buffered-dep")}}), kT0);
   m->TakeEvents();
   const Bytes sync = Wire({.id = "bob-sync",
                            .lamport = 9,
@@ -516,7 +389,7 @@ TEST(DeliberateDifferences, PeerSyncRevealsMissingMessages) {
 
   // Without a participant id: the event, but no repair entry.
   auto anonymous = Make(Config{});
-  EXPECT_EQ(MustUnwrap(*anonymous, sync, kT0), UnwrapOutcome::kSync);
+  EXPECT_EQ(MustUnwrapOutcome(*anonymous, sync, kT0), UnwrapOutcome::kSync);
   EXPECT_THAT(Names(*anonymous), ElementsAre("missing:bob-sync[x,b,buffered-dep]"));
   EXPECT_THAT(State(*anonymous).outgoing_repair, IsEmpty());
 }
@@ -569,7 +442,7 @@ TEST(DeliberateDifferences, EphemeralMessagesSpecDialect) {
   EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_FALSE(nim->HasChannel(kCh));
   // ... but deliver a spec peer's at once.
-  EXPECT_EQ(MustUnwrap(*nim, *eph, kT0), UnwrapOutcome::kEphemeral);
+  EXPECT_EQ(MustUnwrapOutcome(*nim, *eph, kT0), UnwrapOutcome::kEphemeral);
   EXPECT_THAT(Names(*nim), ElementsAre("ready:e1"));
   EXPECT_THAT(nim->History(kCh), IsEmpty());
 }
@@ -579,7 +452,7 @@ TEST(DeliberateDifferences, EphemeralNotBufferedDespiteUnknownDependencies) {
   // Even a hand-made ephemeral message listing unknown ids is delivered at once.
   const Bytes eph =
       Wire({.id = "e1", .lamport = std::nullopt, .causal = {E("unknown")}}, Dialect::kSpec);
-  EXPECT_EQ(MustUnwrap(*m, eph, kT0), UnwrapOutcome::kEphemeral);
+  EXPECT_EQ(MustUnwrapOutcome(*m, eph, kT0), UnwrapOutcome::kEphemeral);
   EXPECT_THAT(Names(*m), ElementsAre("ready:e1"));
   EXPECT_THAT(m->IncomingBuffer(kCh), IsEmpty());
 }
@@ -604,7 +477,7 @@ TEST(DeliberateDifferences, MarkDependenciesMetCountsAsDeliveredDiffersFromNim) 
   EXPECT_THAT(Names(*m), ElementsAre("ready:m"));
   EXPECT_THAT(m->History(kCh), ElementsAre("m"));
   // The marked ids also count as duplicates.
-  EXPECT_EQ(MustUnwrap(*m, Wire({.id = "x", .lamport = 1}), kT0), UnwrapOutcome::kDuplicate);
+  EXPECT_EQ(MustUnwrapOutcome(*m, Wire({.id = "x", .lamport = 1}), kT0), UnwrapOutcome::kDuplicate);
 
   // nim-sds: reInvalidArgument.
   EXPECT_EQ(m->MarkDependenciesMet("unknown", ids, kT0).code(), ErrorCode::kUnknownChannel);
@@ -621,7 +494,7 @@ class DeliberateDifferencesRepairRearm : public ::testing::Test {
     config.max_repair_attempts = max_repair_attempts;
     m_ = Make(config);
     ASSERT_EQ(
-        MustUnwrap(
+        MustUnwrapOutcome(
             *m_, Wire({.id = "m2", .lamport = 2, .causal = {E("m1", "alice")}, .sender = "alice"}),
             kT0),
         UnwrapOutcome::kBuffered);
@@ -694,15 +567,15 @@ TEST_F(DeliberateDifferencesRepairRearm, WrapCarriesDueRequestAndRearms) {
 TEST_F(DeliberateDifferencesRepairRearm, PeerRequestPostponesOursDiffersFromNim) {
   Start(3);
   const Timestamp t1 = kT0 + seconds{5};
-  MustUnwrap(*m_, Wire({.id = "c1", .lamport = 3, .sender = "carol", .repair = {E("m1", "alice")}}),
-             t1);
+  MustUnwrapOutcome(
+      *m_, Wire({.id = "c1", .lamport = 3, .sender = "carol", .repair = {E("m1", "alice")}}), t1);
   ASSERT_EQ(State(*m_).outgoing_repair.count("m1"), 1u);
   EXPECT_EQ(State(*m_).outgoing_repair.at("m1").deadline, std::max(deadline_, t1 + seconds{300}));
   EXPECT_EQ(State(*m_).outgoing_repair.at("m1").attempts, 0);
 
   Start(1);
-  MustUnwrap(*m_, Wire({.id = "c1", .lamport = 3, .sender = "carol", .repair = {E("m1", "alice")}}),
-             t1);
+  MustUnwrapOutcome(
+      *m_, Wire({.id = "c1", .lamport = 3, .sender = "carol", .repair = {E("m1", "alice")}}), t1);
   EXPECT_EQ(State(*m_).outgoing_repair.count("m1"), 0u);
 }
 
@@ -734,11 +607,11 @@ TEST(DeliberateDifferences, BufferedMessageInBloomAndIncomingOverflowDropsOldest
   config.limits.max_incoming_buffer = 2;
   auto m = Make(config);
   const Bytes b1 = Wire({.id = "b1", .lamport = 2, .causal = {E("x")}});
-  EXPECT_EQ(MustUnwrap(*m, b1, kT0), UnwrapOutcome::kBuffered);
+  EXPECT_EQ(MustUnwrapOutcome(*m, b1, kT0), UnwrapOutcome::kBuffered);
   EXPECT_TRUE(m->BloomContains(kCh, "b1"));  // peers may stop resending it
-  MustUnwrap(*m, Wire({.id = "b2", .lamport = 3, .causal = {E("x")}}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "b2", .lamport = 3, .causal = {E("x")}}), kT0);
   EXPECT_THAT(Names(*m), ElementsAre("missing:b1[x]", "missing:b2[x]"));
-  MustUnwrap(*m, Wire({.id = "b3", .lamport = 4, .causal = {E("y")}}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "b3", .lamport = 4, .causal = {E("y")}}), kT0);
   auto events = m->TakeEvents();
   ASSERT_EQ(events.size(), 2u);
   const auto* dropped = std::get_if<MessageDropped>(&events[0]);
@@ -750,11 +623,11 @@ TEST(DeliberateDifferences, BufferedMessageInBloomAndIncomingOverflowDropsOldest
   EXPECT_TRUE(m->BloomContains(kCh, "b1"));
 
   // x unblocks b2 only: the dropped b1 is gone for good ...
-  MustUnwrap(*m, Wire({.id = "x", .lamport = 1}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "x", .lamport = 1}), kT0);
   EXPECT_THAT(Names(*m), ElementsAre("ready:x", "ready:b2"));
   EXPECT_THAT(m->IncomingBuffer(kCh), ElementsAre("b3"));
   // ... unless it is received again, which is not a duplicate.
-  EXPECT_EQ(MustUnwrap(*m, b1, kT0), UnwrapOutcome::kDelivered);
+  EXPECT_EQ(MustUnwrapOutcome(*m, b1, kT0), UnwrapOutcome::kDelivered);
   EXPECT_THAT(Names(*m), ElementsAre("ready:b1"));
 }
 
@@ -776,7 +649,7 @@ TEST(DeliberateDifferences, OutgoingOverflowGivesUpOnOldest) {
   EXPECT_THAT(m->OutgoingBuffer(kCh), ElementsAre("m2", "m3"));
   EXPECT_THAT(m->History(kCh), ElementsAre("m1", "m2", "m3"));
   // A late acknowledgement of m1 reports nothing for it.
-  MustUnwrap(*m, Wire({.id = "p", .lamport = 9, .causal = {E("m1"), E("m2")}}), kT0);
+  MustUnwrapOutcome(*m, Wire({.id = "p", .lamport = 9, .causal = {E("m1"), E("m2")}}), kT0);
   EXPECT_THAT(Names(*m), ElementsAre("ack:m2", "ready:p"));
 }
 
