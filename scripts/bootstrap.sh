@@ -8,6 +8,7 @@ packages=(
   libfarmhash-dev libmurmurhash-dev libssl-dev   # the dialects' hashes, SHA-256
   libgtest-dev libgmock-dev libbenchmark-dev      # tests and benchmarks
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
+  libsqlite3-dev                                  # SqliteStore
 )
 # The live interop tests drive @waku/sds with Node.js; any node >= 18 will do.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

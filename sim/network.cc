@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+#include "sds/codec.h"
+
 namespace sds::sim {
 
 struct Network::Participant {
@@ -62,6 +64,10 @@ void Network::Broadcast(size_t from, const SharedBytes& wire, const MessageId& i
   Participant& sender = *participants_[from];
   ++sender.stats.broadcasts;
   sender.stats.bytes_broadcast += wire.size();
+  if (auto decoded = DecodeAny(wire); decoded.ok()) {
+    sender.stats.repair_requests_sent += decoded->message.repair_request.size();
+  }
+  if (observer_) observer_(from, wire, id);
   std::uniform_real_distribution<double> coin(0.0, 1.0);
   std::uniform_int_distribution<int64_t> delay(link_.min_delay.count(), link_.max_delay.count());
   for (size_t to = 0; to < participants_.size(); ++to) {

@@ -31,18 +31,19 @@ struct LinkOptions {
 };
 
 struct ParticipantStats {
-  uint64_t sent = 0;             // messages the application sent
-  uint64_t delivered = 0;        // MessageReady from others
-  uint64_t acknowledged = 0;     // MessageAcknowledged
+  uint64_t sent = 0;          // messages the application sent
+  uint64_t delivered = 0;     // MessageReady from others
+  uint64_t acknowledged = 0;  // MessageAcknowledged
   uint64_t possibly_acknowledged = 0;
-  uint64_t rebroadcasts = 0;     // RebroadcastDue handled
+  uint64_t rebroadcasts = 0;  // RebroadcastDue handled
   uint64_t send_failed = 0;
   uint64_t syncs_sent = 0;
-  uint64_t repairs_sent = 0;
-  uint64_t dropped = 0;          // MessageDropped
-  uint64_t broadcasts = 0;       // wire messages put on the network
-  uint64_t bytes_broadcast = 0;  // their total size
-  uint64_t rejected = 0;         // Unwrap errors
+  uint64_t repairs_sent = 0;          // RepairReady handled (SDS-R rebroadcasts)
+  uint64_t repair_requests_sent = 0;  // SDS-R repair_request entries in its broadcasts
+  uint64_t dropped = 0;               // MessageDropped
+  uint64_t broadcasts = 0;            // wire messages put on the network
+  uint64_t bytes_broadcast = 0;       // their total size
+  uint64_t rejected = 0;              // Unwrap errors
 };
 
 class Network {
@@ -77,6 +78,12 @@ class Network {
   using DropFilter = std::function<bool(size_t from, size_t to, const MessageId& id)>;
   void SetDropFilter(DropFilter filter) { drop_filter_ = std::move(filter); }
 
+  // Sees every wire message once as `from` puts it on the network (before
+  // loss), with its id ("sync" for sync messages), e.g. to count what went out.
+  using BroadcastObserver =
+      std::function<void(size_t from, const SharedBytes& wire, const MessageId& id)>;
+  void SetBroadcastObserver(BroadcastObserver observer) { observer_ = std::move(observer); }
+
  private:
   struct Participant;
   struct Action {
@@ -102,6 +109,7 @@ class Network {
   std::vector<std::unique_ptr<Participant>> participants_;
   std::vector<MessageId> all_sent_;
   DropFilter drop_filter_;
+  BroadcastObserver observer_;
 };
 
 }  // namespace sds::sim

@@ -88,17 +88,40 @@ struct Config {
   // so that peers learn what we received. 0 disables.
   Duration sync_message_interval = std::chrono::seconds{30};
 
+  // nim-sds's bufferSweepInterval (60 s) and repairSweepInterval (5 s) have no
+  // counterpart: nim-sds polls its buffers on those periods, while this engine
+  // keeps the exact deadline of every resend, sync and repair and Tick returns
+  // the earliest one, so nothing waits up to a sweep period longer than asked.
+
   // ---- SDS-R ---------------------------------------------------------------
   bool repair_enabled() const { return !participant_id.empty(); }
   Duration repair_t_min = std::chrono::seconds{30};
   Duration repair_t_max = std::chrono::seconds{300};
+  // Response groups split the holders of a message so that only the group of
+  // its original sender answers a request for it; every participant of a
+  // channel must use the same value. 1 (the nim-sds and @waku/sds default)
+  // lets every holder answer, so the rebroadcasts per request grow with the
+  // group (about 1 + n * delay / t_max). For n participants the specification's
+  // default is SpecResponseGroups(n) = n / 128 + 1, one group per 128 members.
+  // @waku/sds's updateResponseGroups(n) uses max(1, floor(n / 128)) instead,
+  // one group fewer from n = 128 on: a mixed group must agree on one count.
   int num_response_groups = 1;
+  static constexpr int SpecResponseGroups(int64_t num_participants) {
+    if (num_participants < 0) return 1;
+    int64_t groups = num_participants / 128 + 1;
+    return groups > INT32_MAX ? INT32_MAX : static_cast<int>(groups);
+  }
   size_t max_repair_requests = 3;  // repair entries attached to one outgoing message
   // How often one missing message is requested. nim-sds and @waku/sds ask
   // once, so a lost answer leaves the gap open for good; here a request that
   // went out is re-armed for t_max later (time enough for any answer), and a
   // request seen from a peer postpones ours the same way. 1 behaves as nim-sds.
   int max_repair_attempts = 3;
+  // A due repair request that finds no outgoing message to ride on goes out
+  // in a sync message at once (as the specification recommends). false: it
+  // waits for the application's next message, as in nim-sds; for apps that do
+  // not broadcast SyncMessageReady (nim-sds's C API has no such event).
+  bool repair_requests_in_sync_messages = true;
   RepairRequestTimer repair_request_timer = RepairRequestTimer::kUniform;
   // Expected group size, used only by kTruncatedExponential to shape its curve.
   int64_t repair_group_size_estimate = 128;

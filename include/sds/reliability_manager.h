@@ -27,8 +27,10 @@
 
 #include "sds/config.h"
 #include "sds/events.h"
+#include "sds/log.h"
 #include "sds/message.h"
 #include "sds/status.h"
+#include "sds/store.h"
 #include "sds/types.h"
 
 namespace sds {
@@ -62,6 +64,11 @@ class ReliabilityManager {
  public:
   // kInvalidArgument if `config` does not validate (Config::Validate).
   static Result<std::unique_ptr<ReliabilityManager>> Create(const Config& config);
+  // With a store, channels are loaded from it on first use and every
+  // operation saves what it changed (see store.h for when, and what happens
+  // when the store fails). A null store is Create(config): nothing persisted.
+  static Result<std::unique_ptr<ReliabilityManager>> Create(const Config& config,
+                                                            std::shared_ptr<Store> store);
 
   ~ReliabilityManager();
   ReliabilityManager(const ReliabilityManager&) = delete;
@@ -71,16 +78,29 @@ class ReliabilityManager {
 
   // ---- Channels ------------------------------------------------------------
   // Creates the channel if it does not exist. Channels are also created on
-  // first use by Wrap and Unwrap. kInvalidArgument for an empty or overlong
+  // first use by Wrap and Unwrap. With a store the channel's saved state is
+  // loaded first; kPersistence (and no channel) if loading fails. kInvalidArgument for an empty or overlong
   // id; kInvalidArgument when Limits::max_channels channels exist.
   Status EnsureChannel(const ChannelId& channel_id);
   // Forgets the channel and everything in it. Buffered messages are reported
-  // as MessageDropped. Removing an unknown channel is not an error.
+  // as MessageDropped. Removing an unknown channel is not an error. With a
+  // store the channel is dropped from it first (also when it is not loaded);
+  // if that fails: kPersistence, and the channel is kept.
   Status RemoveChannel(const ChannelId& channel_id);
   bool HasChannel(const ChannelId& channel_id) const;
   std::vector<ChannelId> Channels() const;
-  // Forgets every channel; queued events are discarded.
+  // Forgets every channel; queued events are discarded. With a store, each
+  // channel in memory is dropped from it too; a failure is logged (use
+  // TryReset to see it).
   void Reset();
+  // Reset that reports a store failure: kPersistence when dropping a channel
+  // failed. Channels dropped before the failure are gone; the failed one and
+  // the rest are left as they were, with the queued events.
+  Status TryReset();
+
+  // Where the library reports what it cannot return (store failures). Silent
+  // by default.
+  void SetLogger(LogCallback logger);
 
   void SetRetrievalHintProvider(RetrievalHintProvider provider);
   // Records the retrieval hint of a delivered message (e.g. once the transport

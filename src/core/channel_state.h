@@ -90,6 +90,57 @@ class BoundedIdSet {
   std::deque<MessageId> order_;
 };
 
+// Ids in first-insertion order, without duplicates; erasing is O(1).
+class OrderedIdSet {
+ public:
+  bool Insert(const MessageId& id) {
+    if (index_.count(id) != 0) return false;
+    order_.push_back(id);
+    index_.emplace(id, std::prev(order_.end()));
+    return true;
+  }
+  bool Erase(const MessageId& id) {
+    auto it = index_.find(id);
+    if (it == index_.end()) return false;
+    order_.erase(it->second);
+    index_.erase(it);
+    return true;
+  }
+  bool Contains(const MessageId& id) const { return index_.count(id) != 0; }
+  bool empty() const { return order_.empty(); }
+  size_t size() const { return order_.size(); }
+  void clear() {
+    order_.clear();
+    index_.clear();
+  }
+  const std::list<MessageId>& ids() const { return order_; }
+
+ private:
+  std::list<MessageId> order_;
+  std::unordered_map<MessageId, std::list<MessageId>::iterator> index_;
+};
+
+// What a channel has not yet saved to the Store (kept only when one is
+// attached). Buffer entries are tracked by id: at save time an id still in
+// its buffer is written, an id gone from it is removed. Everything stays here
+// until a save succeeds, so a failed save is made good by the next one.
+struct PersistState {
+  OrderedIdSet outgoing;
+  OrderedIdSet incoming;
+  OrderedIdSet outgoing_repair;
+  OrderedIdSet incoming_repair;
+  std::vector<MessageId> delivered_added;  // new in the duplicate window, oldest first
+  // Pending history queue (nim-sds R2), latest operation wins: appending an
+  // id cancels its eviction and the other way round.
+  OrderedIdSet history_appends;
+  OrderedIdSet history_evicts;
+  OrderedIdSet hints;  // history ids whose retrieval hint is not saved yet
+  // The scalars as last saved.
+  LamportTime saved_lamport = 0;
+  std::optional<Timestamp> saved_sync_due;
+  uint64_t saved_sync_count = 0;
+};
+
 struct ChannelState {
   ChannelState(ChannelId id, int64_t bloom_capacity, double bloom_error_rate, Dialect dialect,
                size_t delivered_window)
@@ -128,6 +179,8 @@ struct ChannelState {
   // hear about, cleared whenever we broadcast our state.
   std::optional<Timestamp> sync_due;
   uint64_t sync_count = 0;
+
+  PersistState persist;
 };
 
 }  // namespace sds::internal

@@ -28,7 +28,8 @@ LamportTime NowInLamportUnits(LamportUnit unit, Timestamp now) {
 
 }  // namespace
 
-ReliabilityManager::Impl::Impl(const Config& config) : config_(config) {
+ReliabilityManager::Impl::Impl(const Config& config, std::shared_ptr<Store> store)
+    : store_(std::move(store)), config_(config) {
   // Spec-dialect filters carry no geometry: peers must share ours (or the
   // spec default when we speak nim and only read spec messages).
   auto params =
@@ -83,6 +84,7 @@ Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const Channel
   auto channel =
       std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
                                      config_.bloom_filter_error_rate, config_.dialect, window);
+  if (store_) SDS_RETURN_IF_ERROR(LoadChannelState(*channel));
   ChannelState* raw = channel.get();
   channels_.emplace(channel_id, std::move(channel));
   return raw;
@@ -93,6 +95,13 @@ Status ReliabilityManager::Impl::EnsureChannel(const ChannelId& channel_id) {
 }
 
 Status ReliabilityManager::Impl::RemoveChannel(const ChannelId& channel_id) {
+  if (store_) {
+    Status dropped = store_->DropChannel(channel_id);
+    if (!dropped.ok()) {
+      return Status(ErrorCode::kPersistence,
+                    "dropping channel " + channel_id + " from the store: " + dropped.message());
+    }
+  }
   ChannelState* channel = FindChannel(channel_id);
   if (channel == nullptr) return Status::Ok();
   while (!channel->incoming.empty()) {
@@ -110,8 +119,8 @@ std::vector<ChannelId> ReliabilityManager::Impl::Channels() const {
 }
 
 void ReliabilityManager::Impl::Reset() {
-  channels_.clear();
-  events_.clear();
+  Status status = TryReset();
+  if (!status.ok()) Log(LogLevel::kError, "reset: " + status.message());
 }
 
 Status ReliabilityManager::Impl::SetRetrievalHint(const ChannelId& channel_id,
@@ -122,7 +131,9 @@ Status ReliabilityManager::Impl::SetRetrievalHint(const ChannelId& channel_id,
   if (it == channel->history.end()) {
     return Status(ErrorCode::kInvalidArgument, "message " + message_id + " is not in the history");
   }
+  PersistScope persist(this, channel);
   it->second.retrieval_hint = std::move(hint);
+  TouchHint(*channel, message_id);
   return Status::Ok();
 }
 
@@ -155,6 +166,7 @@ std::vector<HistoryEntry> ReliabilityManager::Impl::RecentCausalHistory(ChannelS
     HistoryRecord& record = channel.history_order[i]->second;
     if (record.retrieval_hint.empty() && hint_provider_) {
       record.retrieval_hint = hint_provider_(channel.channel_id, id);
+      if (!record.retrieval_hint.empty()) TouchHint(channel, id);
     }
     entries.push_back(HistoryEntry{id, record.retrieval_hint, record.sender_id});
   }
@@ -174,6 +186,7 @@ std::vector<HistoryEntry> ReliabilityManager::Impl::TakeDueRepairRequests(Channe
   requests.reserve(due.size());
   for (const auto& [deadline, id] : due) {
     auto it = channel.outgoing_repair.find(id);
+    TouchOutgoingRepair(channel, id);
     requests.push_back(it->second.entry);
     if (++it->second.attempts >= config_.max_repair_attempts) {
       channel.outgoing_repair.erase(it);
@@ -208,6 +221,7 @@ Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, 
   auto channel_or = GetOrCreateChannel(channel_id);
   if (!channel_or.ok()) return channel_or.status();
   ChannelState& channel = **channel_or;
+  PersistScope persist(this, &channel);
   if (channel.delivered.Contains(message_id) || channel.incoming_index.count(message_id) != 0) {
     return Status(ErrorCode::kInvalidArgument,
                   "message id " + message_id + " is already used on channel " + channel_id);
@@ -220,6 +234,7 @@ Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, 
   if (channel.outgoing.size() >= config_.limits.max_outgoing_buffer) {
     OutgoingEntry& oldest = channel.outgoing.front();
     events_.push_back(SendFailed{channel_id, oldest.message_id, oldest.resend_attempts, true});
+    TouchOutgoing(channel, oldest.message_id);
     channel.outgoing_index.erase(oldest.message_id);
     channel.outgoing.pop_front();
   }
@@ -231,6 +246,7 @@ Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, 
   entry.spec_key = MakeBloomKey(Dialect::kSpec, message_id);
   channel.outgoing.push_back(std::move(entry));
   channel.outgoing_index[message_id] = std::prev(channel.outgoing.end());
+  TouchOutgoing(channel, message_id);
 
   channel.bloom.Add(message_id);
   AddToHistory(channel, message_id, HistoryRecord{wire, config_.participant_id, lamport, {}});
@@ -264,6 +280,7 @@ Result<SharedBytes> ReliabilityManager::Impl::MakeSyncMessage(const ChannelId& c
   auto channel_or = GetOrCreateChannel(channel_id);
   if (!channel_or.ok()) return channel_or.status();
   ChannelState& channel = **channel_or;
+  PersistScope persist(this, &channel);
   AdvanceLamportForSend(channel, now);
   // A sync message has no content field at all in the spec dialect; nim-sds
   // requires field 5, so there it is present and empty.
@@ -277,10 +294,13 @@ void ReliabilityManager::Impl::AddToHistory(ChannelState& channel, const Message
                                             HistoryRecord record) {
   auto [it, inserted] = channel.history.insert_or_assign(id, std::move(record));
   if (inserted) channel.history_order.push_back(&*it);
+  QueueHistoryAppend(channel, id);
   while (channel.history_order.size() > config_.max_message_history) {
+    QueueHistoryEvict(channel, channel.history_order.front()->first);
     channel.history.erase(channel.history_order.front()->first);
     channel.history_order.pop_front();
   }
+  TouchDelivered(channel, id);
   channel.delivered.Insert(id);
 }
 
@@ -345,6 +365,7 @@ void ReliabilityManager::Impl::ReviewAcknowledgements(ChannelState& channel,
       const BloomKey& key = bloom->dialect() == Dialect::kNim ? it->nim_key : it->spec_key;
       if (bloom->Contains(key)) {
         ++it->bloom_hits;
+        TouchOutgoing(channel, it->message_id);
         if (it->bloom_hits >= config_.bloom_ack_threshold) {
           acknowledged = true;
         } else {
@@ -355,6 +376,7 @@ void ReliabilityManager::Impl::ReviewAcknowledgements(ChannelState& channel,
     }
     if (acknowledged) {
       events_.push_back(MessageAcknowledged{channel.channel_id, it->message_id});
+      TouchOutgoing(channel, it->message_id);
       channel.outgoing_index.erase(it->message_id);
       it = channel.outgoing.erase(it);
     } else {
@@ -370,6 +392,7 @@ void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const
     // goes unanswered, so wait as long as an answer may take.
     if (auto own = channel.outgoing_repair.find(request.message_id);
         own != channel.outgoing_repair.end()) {
+      TouchOutgoingRepair(channel, request.message_id);
       if (config_.max_repair_attempts <= 1) {
         channel.outgoing_repair.erase(own);
       } else {
@@ -390,6 +413,7 @@ void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const
         now + repair::ResponseDelay(config_, request.sender_id, request.message_id);
     channel.incoming_repair[request.message_id] =
         internal::IncomingRepairEntry{request, record->second.wire, deadline};
+    TouchIncomingRepair(channel, request.message_id);
   }
 }
 
@@ -422,6 +446,7 @@ void ReliabilityManager::Impl::ResolveDependency(ChannelState& channel, const Me
     if (entry == channel.incoming_index.end()) continue;  // dropped meanwhile
     IncomingEntry& incoming = *entry->second;
     incoming.missing.erase(id);
+    TouchIncoming(channel, dependent);
     if (incoming.missing.empty()) {
       ready.push_back(std::move(incoming.decoded));
       channel.incoming.erase(entry->second);
@@ -448,6 +473,7 @@ void ReliabilityManager::Impl::DropIncoming(ChannelState& channel,
                                             std::list<IncomingEntry>::iterator it,
                                             std::string reason) {
   MessageId id = it->decoded.message.message_id;
+  TouchIncoming(channel, id);
   channel.incoming_index.erase(id);
   channel.incoming.erase(it);
   events_.push_back(MessageDropped{channel.channel_id, id, std::move(reason)});
@@ -469,6 +495,7 @@ void ReliabilityManager::Impl::BufferIncoming(ChannelState& channel, DecodedMess
   }
   channel.incoming.push_back(std::move(entry));
   channel.incoming_index[id] = std::prev(channel.incoming.end());
+  TouchIncoming(channel, id);
   events_.push_back(MissingDependencies{channel.channel_id, id, missing});
   RequestRepairs(channel, missing, now);
 }
@@ -479,9 +506,13 @@ void ReliabilityManager::Impl::RequestRepairs(ChannelState& channel,
   if (!config_.repair_enabled()) return;
   for (const HistoryEntry& dep : missing) {
     if (channel.outgoing_repair.count(dep.message_id) != 0) continue;
+    // Held in the incoming buffer (waiting for its own dependencies): asking
+    // for it again would only make peers rebroadcast what we have.
+    if (channel.incoming_index.count(dep.message_id) != 0) continue;
     if (channel.outgoing_repair.size() >= config_.limits.max_repair_buffer) break;
     Timestamp deadline = now + repair::RequestDelay(config_, dep.message_id);
     channel.outgoing_repair[dep.message_id] = internal::OutgoingRepairEntry{dep, deadline};
+    TouchOutgoingRepair(channel, dep.message_id);
   }
 }
 
@@ -505,6 +536,7 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   auto channel_or = GetOrCreateChannel(decoded.message.channel_id);
   if (!channel_or.ok()) return channel_or.status();
   ChannelState& channel = **channel_or;
+  PersistScope persist(this, &channel);
   const Message& message = decoded.message;
 
   UnwrapResult result;
@@ -533,8 +565,12 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   }
 
   // Seeing the message at all answers any repair of it, ours or a peer's.
-  channel.outgoing_repair.erase(message.message_id);
-  channel.incoming_repair.erase(message.message_id);
+  if (channel.outgoing_repair.erase(message.message_id) != 0) {
+    TouchOutgoingRepair(channel, message.message_id);
+  }
+  if (channel.incoming_repair.erase(message.message_id) != 0) {
+    TouchIncomingRepair(channel, message.message_id);
+  }
 
   if (kind == MessageKind::kSync) {
     result.outcome = UnwrapOutcome::kSync;
@@ -594,12 +630,14 @@ Status ReliabilityManager::Impl::MarkDependenciesMet(const ChannelId& channel_id
   (void)now;
   ChannelState* channel = FindChannel(channel_id);
   if (channel == nullptr) return Status(ErrorCode::kUnknownChannel, "no channel " + channel_id);
+  PersistScope persist(this, channel);
   std::deque<DecodedMessage> ready;
   for (const MessageId& id : message_ids) {
     if (!channel->bloom.Contains(id)) channel->bloom.Add(id);
+    TouchDelivered(*channel, id);
     channel->delivered.Insert(id);
-    channel->outgoing_repair.erase(id);
-    channel->incoming_repair.erase(id);
+    if (channel->outgoing_repair.erase(id) != 0) TouchOutgoingRepair(*channel, id);
+    if (channel->incoming_repair.erase(id) != 0) TouchIncomingRepair(*channel, id);
     ResolveDependency(*channel, id, ready);
   }
   while (!ready.empty()) {
@@ -617,6 +655,7 @@ void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now)
   while (!channel.outgoing.empty() &&
          channel.outgoing.front().last_broadcast + config_.resend_interval <= now) {
     auto it = channel.outgoing.begin();
+    TouchOutgoing(channel, it->message_id);
     if (it->resend_attempts < config_.max_resend_attempts) {
       ++it->resend_attempts;
       it->last_broadcast = now;
@@ -634,6 +673,7 @@ void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now)
   for (auto it = channel.incoming_repair.begin(); it != channel.incoming_repair.end();) {
     if (it->second.deadline <= now) {
       events_.push_back(RepairReady{channel.channel_id, it->first, it->second.wire});
+      TouchIncomingRepair(channel, it->first);
       it = channel.incoming_repair.erase(it);
     } else {
       ++it;
@@ -643,6 +683,7 @@ void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now)
   bool request_due = false;
   for (auto it = channel.outgoing_repair.begin(); it != channel.outgoing_repair.end();) {
     if (now - it->second.deadline > config_.repair_t_max) {
+      TouchOutgoingRepair(channel, it->first);
       it = channel.outgoing_repair.erase(it);
     } else {
       request_due = request_due || it->second.deadline <= now;
@@ -651,7 +692,8 @@ void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now)
   }
 
   // A sync message when the channel was quiet, or to carry due repair requests.
-  if ((channel.sync_due && *channel.sync_due <= now) || request_due) {
+  if ((channel.sync_due && *channel.sync_due <= now) ||
+      (request_due && config_.repair_requests_in_sync_messages)) {
     std::string sync_id = "sync-" + config_.participant_id + "-" +
                           std::to_string(channel.sync_count + 1) + "-" +
                           std::to_string(UnixMillis(now));
@@ -668,15 +710,21 @@ Timestamp ReliabilityManager::Impl::ChannelDeadline(const ChannelState& channel)
   if (channel.sync_due) next = Earlier(next, *channel.sync_due);
   for (const auto& [id, entry] : channel.incoming_repair) next = Earlier(next, entry.deadline);
   for (const auto& [id, entry] : channel.outgoing_repair) {
-    // Due requests are sent at their deadline (by a sync message if nothing
-    // else goes out), so the expiry after T_max never comes first.
-    next = Earlier(next, entry.deadline);
+    // Due requests go out at their deadline in a sync message, so the expiry
+    // after T_max never comes first; when they wait for the application's
+    // next message instead, only the expiry is ours to schedule.
+    next = Earlier(next, config_.repair_requests_in_sync_messages
+                             ? entry.deadline
+                             : entry.deadline + config_.repair_t_max + Duration{1});
   }
   return next;
 }
 
 Timestamp ReliabilityManager::Impl::Tick(Timestamp now) {
-  for (auto& [id, channel] : channels_) TickChannel(*channel, now);
+  for (auto& [id, channel] : channels_) {
+    PersistScope persist(this, channel.get());  // saves the channel only if it changed
+    TickChannel(*channel, now);
+  }
   return NextDeadline();
 }
 
@@ -703,9 +751,14 @@ std::vector<Event> ReliabilityManager::Impl::TakeEvents() {
 // ---- ReliabilityManager: forwards to Impl -------------------------------------------------
 
 Result<std::unique_ptr<ReliabilityManager>> ReliabilityManager::Create(const Config& config) {
+  return Create(config, nullptr);
+}
+
+Result<std::unique_ptr<ReliabilityManager>> ReliabilityManager::Create(
+    const Config& config, std::shared_ptr<Store> store) {
   SDS_RETURN_IF_ERROR(config.Validate());
   return std::unique_ptr<ReliabilityManager>(
-      new ReliabilityManager(std::make_unique<Impl>(config)));
+      new ReliabilityManager(std::make_unique<Impl>(config, std::move(store))));
 }
 
 ReliabilityManager::ReliabilityManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -723,6 +776,8 @@ bool ReliabilityManager::HasChannel(const ChannelId& channel_id) const {
 }
 std::vector<ChannelId> ReliabilityManager::Channels() const { return impl_->Channels(); }
 void ReliabilityManager::Reset() { impl_->Reset(); }
+Status ReliabilityManager::TryReset() { return impl_->TryReset(); }
+void ReliabilityManager::SetLogger(LogCallback logger) { impl_->SetLogger(std::move(logger)); }
 void ReliabilityManager::SetRetrievalHintProvider(RetrievalHintProvider provider) {
   impl_->SetRetrievalHintProvider(std::move(provider));
 }

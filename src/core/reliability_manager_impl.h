@@ -11,13 +11,18 @@
 
 #include "core/channel_state.h"
 #include "sds/bloom_filter.h"
+#include "sds/log.h"
 #include "sds/reliability_manager.h"
+#include "sds/store.h"
 
 namespace sds {
 
 class ReliabilityManager::Impl {
  public:
-  explicit Impl(const Config& config);
+  Impl(const Config& config, std::shared_ptr<Store> store);
+
+  void SetLogger(LogCallback logger) { log_ = std::move(logger); }
+  Status TryReset();
 
   const Config& config() const { return config_; }
 
@@ -90,6 +95,49 @@ class ReliabilityManager::Impl {
 
   void TickChannel(internal::ChannelState& channel, Timestamp now);
   Timestamp ChannelDeadline(const internal::ChannelState& channel) const;
+
+  // ---- Persistence (a no-op without a store) ----
+  // Brackets an operation on a channel: the outermost scope saves what the
+  // operation changed when it ends (at most one meta save and one history
+  // update, in one store group), logs failures and keeps them pending.
+  class PersistScope {
+   public:
+    PersistScope(Impl* impl, internal::ChannelState* channel);
+    ~PersistScope();
+    PersistScope(const PersistScope&) = delete;
+    PersistScope& operator=(const PersistScope&) = delete;
+
+   private:
+    Impl* impl_;
+    ChannelId channel_id_;
+  };
+  bool persisting() const { return store_ != nullptr; }
+  void Log(LogLevel level, const std::string& message) const;
+  Status LoadChannelState(internal::ChannelState& channel);
+  void PersistChannel(internal::ChannelState& channel);
+  void TouchOutgoing(internal::ChannelState& channel, const MessageId& id) {
+    if (store_) channel.persist.outgoing.Insert(id);
+  }
+  void TouchIncoming(internal::ChannelState& channel, const MessageId& id) {
+    if (store_) channel.persist.incoming.Insert(id);
+  }
+  void TouchOutgoingRepair(internal::ChannelState& channel, const MessageId& id) {
+    if (store_) channel.persist.outgoing_repair.Insert(id);
+  }
+  void TouchIncomingRepair(internal::ChannelState& channel, const MessageId& id) {
+    if (store_) channel.persist.incoming_repair.Insert(id);
+  }
+  void TouchHint(internal::ChannelState& channel, const MessageId& id) {
+    if (store_) channel.persist.hints.Insert(id);
+  }
+  // Records `id` entering the duplicate window (call before inserting it).
+  void TouchDelivered(internal::ChannelState& channel, const MessageId& id);
+  void QueueHistoryAppend(internal::ChannelState& channel, const MessageId& id);
+  void QueueHistoryEvict(internal::ChannelState& channel, const MessageId& id);
+
+  std::shared_ptr<Store> store_;
+  LogCallback log_;
+  int persist_depth_ = 0;
 
   Config config_;
   BloomParameters spec_bloom_params_;  // geometry expected of spec-dialect peer filters

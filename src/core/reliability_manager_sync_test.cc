@@ -552,6 +552,41 @@ TEST_F(DeliberateDifferencesRepairRearm, SingleAttemptBehavesAsNim) {
   EXPECT_EQ(m_->NextDeadline(), kNoDeadline);
 }
 
+// For apps that never broadcast SyncMessageReady (the C ABI without its
+// extension events): a due request waits for the next wrap, as in nim-sds,
+// and Tick only expires it T_max after its deadline.
+TEST(DeliberateDifferences, RepairRequestWaitsForNextWrapWithoutRepairSyncs) {
+  Config config = NimConfig("bob");
+  config.sync_message_interval = Duration::zero();
+  config.repair_requests_in_sync_messages = false;
+  auto m = Make(config);
+  ASSERT_EQ(
+      MustUnwrapOutcome(
+          *m, Wire({.id = "m2", .lamport = 2, .causal = {E("m1", "alice")}, .sender = "alice"}),
+          kT0),
+      UnwrapOutcome::kBuffered);
+  m->TakeEvents();
+  const Timestamp deadline = kT0 + repair::NimRequestDelay("bob", "m1", seconds{30}, seconds{300});
+  const Timestamp expiry = deadline + seconds{300} + milliseconds{1};
+  EXPECT_EQ(m->NextDeadline(), expiry);
+  EXPECT_EQ(m->Tick(deadline + seconds{1}), expiry);
+  EXPECT_THAT(Names(*m), IsEmpty());  // no sync message spends the request
+  EXPECT_EQ(State(*m).outgoing_repair.at("m1").attempts, 0);
+
+  const SharedBytes wire = MustWrap(*m, "b1", deadline + seconds{2});
+  EXPECT_THAT(Decoded(wire).repair_request, ElementsAre(E("m1", "alice")));
+  EXPECT_EQ(State(*m).outgoing_repair.at("m1").attempts, 1);
+
+  // Re-armed for T_max later; with nothing sent it expires T_max after that
+  // (b1's resends meanwhile carry no request: none is due before then).
+  const Timestamp rearmed = deadline + seconds{2} + seconds{300};
+  EXPECT_EQ(State(*m).outgoing_repair.at("m1").deadline, rearmed);
+  m->Tick(rearmed + seconds{300});
+  EXPECT_EQ(State(*m).outgoing_repair.count("m1"), 1u);
+  m->Tick(rearmed + seconds{300} + milliseconds{1});
+  EXPECT_EQ(State(*m).outgoing_repair.count("m1"), 0u);
+}
+
 TEST_F(DeliberateDifferencesRepairRearm, WrapCarriesDueRequestAndRearms) {
   Start(3);
   const SharedBytes wire = MustWrap(*m_, "b1", deadline_ + seconds{1});

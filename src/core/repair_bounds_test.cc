@@ -123,9 +123,8 @@ TEST_F(RepairBounds, OutgoingBufferStopsAtTheDefaultLimit) {
   // Enough messages with full causal histories of unknown ids to ask for
   // twice the limit.
   for (size_t n = 0; n * per_message < 2 * limit; ++n) {
-    Receive(Wire("gap-" + std::to_string(n), "alice", Entries("missing-", n * per_message,
-                                                               per_message, "alice"),
-                 {}));
+    Receive(Wire("gap-" + std::to_string(n), "alice",
+                 Entries("missing-", n * per_message, per_message, "alice"), {}));
   }
   EXPECT_EQ(State().outgoing_repair.size(), limit);
   // Sync messages reveal gaps through the same path; still bounded.
@@ -136,8 +135,7 @@ TEST_F(RepairBounds, OutgoingBufferStopsAtTheDefaultLimit) {
 TEST_F(RepairBounds, OutgoingBufferStaysBoundedWhileRequestsGoOut) {
   Make(50);
   for (size_t n = 0; n < 20; ++n) {
-    Receive(Wire("gap-" + std::to_string(n), "alice", Entries("missing-", n * 10, 10, "alice"),
-                 {}),
+    Receive(Wire("gap-" + std::to_string(n), "alice", Entries("missing-", n * 10, 10, "alice"), {}),
             kT0 + seconds{static_cast<int64_t>(n)});
   }
   EXPECT_EQ(State().outgoing_repair.size(), 50u);
@@ -181,8 +179,8 @@ TEST_F(RepairBounds, RequestFloodForKnownIdsQueuesAtMostTheLimitAndAnswersEachOn
   for (size_t n = 0; n < 300; ++n) {
     std::vector<HistoryEntry> requests;
     for (size_t k = 0; k < per_message; ++k) {
-      requests.push_back(HistoryEntry{"a-" + std::to_string((n * per_message + k) % 200), {},
-                                      "alice"});
+      requests.push_back(
+          HistoryEntry{"a-" + std::to_string((n * per_message + k) % 200), {}, "alice"});
     }
     Receive(Wire("flood-" + std::to_string(n), "mallory", {}, std::move(requests)));
     ASSERT_LE(State().incoming_repair.size(), 50u);

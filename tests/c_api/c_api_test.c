@@ -1,0 +1,1069 @@
+/* Tests of the libsds C ABI, written in C99 against libsds.h only, as an app
+ * would use it: every function, the exact nim-sds payloads, threading
+ * guarantees (events before results, exactly one callback per request,
+ * result bytes outliving the callback), and resource use over many managers.
+ *
+ * A small harness: CHECK counts, the last line is "N passed, N failed", and
+ * the exit status is non-zero on any failure. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "libsds.h"
+
+/* ---- Harness ------------------------------------------------------------ */
+
+static int g_passed = 0;
+static int g_failed = 0;
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (cond) {                                                               \
+      ++g_passed;                                                             \
+    } else {                                                                  \
+      ++g_failed;                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                         \
+  } while (0)
+
+#define CHECK_STR(actual, expected)                                                         \
+  do {                                                                                      \
+    const char* a_ = (actual);                                                              \
+    const char* e_ = (expected);                                                            \
+    if (a_ != NULL && strcmp(a_, e_) == 0) {                                                \
+      ++g_passed;                                                                           \
+    } else {                                                                                \
+      ++g_failed;                                                                           \
+      fprintf(stderr, "%s:%d: expected \"%s\"\n%*s got \"%s\"\n", __FILE__, __LINE__, e_, \
+              (int)strlen(__FILE__) + 8, "", a_ ? a_ : "(null)");                           \
+    }                                                                                       \
+  } while (0)
+
+#define CHECK_PREFIX(actual, prefix)                                                     \
+  do {                                                                                   \
+    const char* a_ = (actual);                                                           \
+    const char* p_ = (prefix);                                                           \
+    if (a_ != NULL && strncmp(a_, p_, strlen(p_)) == 0) {                                \
+      ++g_passed;                                                                        \
+    } else {                                                                             \
+      ++g_failed;                                                                        \
+      fprintf(stderr, "%s:%d: expected a string starting \"%s\", got \"%s\"\n", __FILE__, \
+              __LINE__, p_, a_ ? a_ : "(null)");                                         \
+    }                                                                                    \
+  } while (0)
+
+/* Generous: the test also runs under valgrind and ThreadSanitizer. */
+#define TIMEOUT_MS 20000
+
+static void deadline_after(struct timespec* ts, long ms) {
+  clock_gettime(CLOCK_REALTIME, ts);
+  ts->tv_sec += ms / 1000;
+  ts->tv_nsec += (ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec += 1;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL);
+}
+
+static char* copy_bytes(const char* msg, size_t len) {
+  char* out = malloc(len + 1);
+  if (len > 0) memcpy(out, msg, len);
+  out[len] = '\0';
+  return out;
+}
+
+/* ---- Event log: every event of one manager, in arrival order ------------- */
+
+#define MAX_EVENTS 512
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char* events[MAX_EVENTS];
+  int rets[MAX_EVENTS];
+  size_t count;
+} EventLog;
+
+static void log_init(EventLog* log) {
+  pthread_mutex_init(&log->mu, NULL);
+  pthread_cond_init(&log->cv, NULL);
+  log->count = 0;
+}
+
+static void log_free(EventLog* log) {
+  size_t i;
+  for (i = 0; i < log->count; ++i) free(log->events[i]);
+  pthread_mutex_destroy(&log->mu);
+  pthread_cond_destroy(&log->cv);
+}
+
+static void on_event(int ret, const char* msg, size_t len, void* user_data) {
+  EventLog* log = user_data;
+  pthread_mutex_lock(&log->mu);
+  if (log->count < MAX_EVENTS) {
+    log->rets[log->count] = ret;
+    log->events[log->count++] = copy_bytes(msg, len);
+  }
+  pthread_cond_broadcast(&log->cv);
+  pthread_mutex_unlock(&log->mu);
+}
+
+static size_t log_count(EventLog* log) {
+  size_t n;
+  pthread_mutex_lock(&log->mu);
+  n = log->count;
+  pthread_mutex_unlock(&log->mu);
+  return n;
+}
+
+/* Index of the first event at or after `from` equal to (exact) or starting
+ * with (prefix) `text`, waiting up to timeout_ms; -1 if none came. */
+static long log_wait(EventLog* log, size_t from, const char* text, int prefix, long timeout_ms) {
+  struct timespec deadline;
+  long found = -1;
+  size_t i = from;
+  deadline_after(&deadline, timeout_ms);
+  pthread_mutex_lock(&log->mu);
+  for (;;) {
+    for (; i < log->count; ++i) {
+      const char* e = log->events[i];
+      if (prefix ? strncmp(e, text, strlen(text)) == 0 : strcmp(e, text) == 0) {
+        found = (long)i;
+        break;
+      }
+    }
+    if (found >= 0) break;
+    if (pthread_cond_timedwait(&log->cv, &log->mu, &deadline) != 0) break;
+  }
+  pthread_mutex_unlock(&log->mu);
+  return found;
+}
+
+/* How many events from `from` on equal `text`. */
+static int log_occurrences(EventLog* log, size_t from, const char* text) {
+  int n = 0;
+  size_t i;
+  pthread_mutex_lock(&log->mu);
+  for (i = from; i < log->count; ++i) n += strcmp(log->events[i], text) == 0;
+  pthread_mutex_unlock(&log->mu);
+  return n;
+}
+
+/* ---- Calls: one request's result --------------------------------------- */
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int calls;
+  int ret;
+  char* msg;        /* copy, NUL-terminated; NULL if the library passed NULL */
+  size_t len;
+  const char* raw;  /* the pointer the library passed, to check its lifetime */
+  EventLog* log;    /* optional: events seen before the result */
+  size_t events_before;
+  pthread_t thread;
+} Call;
+
+static void call_init(Call* call, EventLog* log) {
+  memset(call, 0, sizeof *call);
+  pthread_mutex_init(&call->mu, NULL);
+  pthread_cond_init(&call->cv, NULL);
+  call->log = log;
+}
+
+static void call_free(Call* call) {
+  free(call->msg);
+  pthread_mutex_destroy(&call->mu);
+  pthread_cond_destroy(&call->cv);
+}
+
+static void on_result(int ret, const char* msg, size_t len, void* user_data) {
+  Call* call = user_data;
+  size_t before = call->log ? log_count(call->log) : 0;
+  pthread_mutex_lock(&call->mu);
+  if (call->calls == 0) {
+    call->ret = ret;
+    call->msg = msg ? copy_bytes(msg, len) : NULL;
+    call->len = len;
+    call->raw = msg;
+    call->events_before = before;
+    call->thread = pthread_self();
+  }
+  ++call->calls;
+  pthread_cond_broadcast(&call->cv);
+  pthread_mutex_unlock(&call->mu);
+}
+
+/* Waits for the callback; returns the number of calls seen (1 expected). */
+static int call_wait(Call* call) {
+  struct timespec deadline;
+  int calls;
+  deadline_after(&deadline, TIMEOUT_MS);
+  pthread_mutex_lock(&call->mu);
+  while (call->calls == 0) {
+    if (pthread_cond_timedwait(&call->cv, &call->mu, &deadline) != 0) break;
+  }
+  calls = call->calls;
+  pthread_mutex_unlock(&call->mu);
+  return calls;
+}
+
+/* ---- Managers and requests ------------------------------------------------ */
+
+typedef struct {
+  void* ctx;
+  EventLog log;
+} Peer;
+
+/* Creates a manager (config NULL: SdsNewReliabilityManager) with an event log. */
+static int peer_open(Peer* peer, const char* participant, const char* config) {
+  Call created;
+  int ok;
+  call_init(&created, NULL);
+  log_init(&peer->log);
+  if (participant == NULL && config == NULL) {
+    peer->ctx = SdsNewReliabilityManager(on_result, &created);
+  } else {
+    peer->ctx = SdsNewReliabilityManagerWithConfig(participant, config, on_result, &created);
+  }
+  ok = peer->ctx != NULL && call_wait(&created) == 1 && created.ret == RET_OK &&
+       created.len == 0 && created.msg != NULL && created.msg[0] == '\0';
+  if (peer->ctx != NULL) SdsSetEventCallback(peer->ctx, on_event, &peer->log);
+  call_free(&created);
+  return ok;
+}
+
+static void peer_close(Peer* peer) {
+  Call done;
+  call_init(&done, NULL);
+  CHECK(SdsCleanupReliabilityManager(peer->ctx, on_result, &done) == RET_OK);
+  CHECK(done.calls == 1 && done.ret == RET_OK && done.msg == NULL && done.len == 0);
+  call_free(&done);
+  log_free(&peer->log);
+}
+
+typedef struct {
+  unsigned char* data;
+  size_t len;
+} Bytes;
+
+/* Parses nim-sds's wrap result "10,2,109" into bytes. */
+static Bytes parse_csv(const char* csv) {
+  Bytes out;
+  const char* p = csv;
+  size_t cap = strlen(csv) / 2 + 1;
+  out.data = malloc(cap);
+  out.len = 0;
+  while (*p != '\0') {
+    char* end;
+    unsigned long v = strtoul(p, &end, 10);
+    if (end == p || v > 255) break;
+    out.data[out.len++] = (unsigned char)v;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
+/* Wraps `content` (a string) and returns the wire bytes; len 0 on failure. */
+static Bytes wrap(Peer* peer, const char* content, const char* id, const char* channel) {
+  Call call;
+  Bytes out = {NULL, 0};
+  call_init(&call, &peer->log);
+  if (SdsWrapOutgoingMessage(peer->ctx, (void*)content, strlen(content), id, channel, on_result,
+                             &call) == RET_OK &&
+      call_wait(&call) == 1 && call.ret == RET_OK) {
+    out = parse_csv(call.msg);
+  } else {
+    fprintf(stderr, "wrap %s failed: %s\n", id, call.msg ? call.msg : "(no result)");
+  }
+  call_free(&call);
+  return out;
+}
+
+/* Unwraps `wire`; `call` (initialised by the caller) receives the result. */
+static int unwrap(Peer* peer, Bytes wire, Call* call) {
+  return SdsUnwrapReceivedMessage(peer->ctx, wire.data, wire.len, on_result, call) == RET_OK &&
+         call_wait(call) == 1;
+}
+
+static int start_periodic(Peer* peer) {
+  Call call;
+  int ok;
+  call_init(&call, &peer->log);
+  ok = SdsStartPeriodicTasks(peer->ctx, on_result, &call) == RET_OK && call_wait(&call) == 1 &&
+       call.ret == RET_OK;
+  call_free(&call);
+  return ok;
+}
+
+static char* base64(const unsigned char* data, size_t len) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char* out = malloc((len + 2) / 3 * 4 + 1);
+  size_t i, o = 0;
+  for (i = 0; i < len; i += 3) {
+    unsigned long n = (unsigned long)data[i] << 16;
+    if (i + 1 < len) n |= (unsigned long)data[i + 1] << 8;
+    if (i + 2 < len) n |= data[i + 2];
+    out[o++] = kAlphabet[(n >> 18) & 63];
+    out[o++] = kAlphabet[(n >> 12) & 63];
+    out[o++] = i + 1 < len ? kAlphabet[(n >> 6) & 63] : '=';
+    out[o++] = i + 2 < len ? kAlphabet[n & 63] : '=';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static int count_dir_entries(const char* path) {
+  int n = 0;
+  DIR* dir = opendir(path);
+  struct dirent* entry;
+  if (dir == NULL) return -1;
+  while ((entry = readdir(dir)) != NULL) n += entry->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+/* ---- Tests --------------------------------------------------------------- */
+
+static void test_lifecycle(void) {
+  Call created, done, stale;
+  void* ctx;
+  call_init(&created, NULL);
+  call_init(&done, NULL);
+  call_init(&stale, NULL);
+
+  CHECK(SdsNewReliabilityManager(NULL, NULL) == NULL);
+  CHECK(SdsNewReliabilityManagerWithConfig("p", "{}", NULL, NULL) == NULL);
+
+  ctx = SdsNewReliabilityManager(on_result, &created);
+  CHECK(ctx != NULL);
+  CHECK(call_wait(&created) == 1);
+  CHECK(created.ret == RET_OK && created.len == 0);
+  CHECK_STR(created.msg, "");
+  CHECK(!pthread_equal(created.thread, pthread_self()));  /* on the worker */
+
+  /* A missing callback: nothing happens. */
+  CHECK(SdsCleanupReliabilityManager(ctx, NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsResetReliabilityManager(ctx, NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsStartPeriodicTasks(ctx, NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsWrapOutgoingMessage(ctx, "x", 1, "m", "c", NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsUnwrapReceivedMessage(ctx, "x", 1, NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsMarkDependenciesMet(ctx, NULL, 0, "c", NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsRemoveChannel(ctx, "c", NULL, NULL) == RET_MISSING_CALLBACK);
+  CHECK(SdsMakeSyncMessage(ctx, "s", "c", NULL, NULL) == RET_MISSING_CALLBACK);
+
+  /* Cleanup answers on the calling thread, with NULL and 0. */
+  CHECK(SdsCleanupReliabilityManager(ctx, on_result, &done) == RET_OK);
+  CHECK(done.calls == 1 && done.ret == RET_OK && done.msg == NULL && done.len == 0);
+  CHECK(pthread_equal(done.thread, pthread_self()));
+
+  /* The handle is dead now: RET_ERR and no callback, for every function. */
+  CHECK(SdsCleanupReliabilityManager(ctx, on_result, &stale) == RET_ERR);
+  CHECK(SdsResetReliabilityManager(ctx, on_result, &stale) == RET_ERR);
+  CHECK(SdsStartPeriodicTasks(ctx, on_result, &stale) == RET_ERR);
+  CHECK(SdsWrapOutgoingMessage(ctx, "x", 1, "m", "c", on_result, &stale) == RET_ERR);
+  CHECK(SdsWrapOutgoingMessage(ctx, NULL, 1, NULL, NULL, on_result, &stale) == RET_ERR);
+  CHECK(SdsUnwrapReceivedMessage(ctx, "x", 1, on_result, &stale) == RET_ERR);
+  CHECK(SdsMarkDependenciesMet(ctx, NULL, 0, "c", on_result, &stale) == RET_ERR);
+  CHECK(SdsRemoveChannel(ctx, "c", on_result, &stale) == RET_ERR);
+  CHECK(SdsMakeSyncMessage(ctx, "s", "c", on_result, &stale) == RET_ERR);
+  SdsSetEventCallback(ctx, on_result, &stale);
+  SdsSetRetrievalHintProvider(ctx, NULL, NULL);
+  CHECK(SdsWrapOutgoingMessage(NULL, "x", 1, "m", "c", on_result, &stale) == RET_ERR);
+  SdsSetEventCallback(NULL, on_result, &stale);
+  CHECK(stale.calls == 0);
+
+  call_free(&created);
+  call_free(&done);
+  call_free(&stale);
+}
+
+/* Synchronous validation: the callback fires on the calling thread with
+ * nim-sds's text, and the function returns RET_ERR. */
+static void expect_sync_error(int rc, Call* call, const char* text) {
+  CHECK(rc == RET_ERR);
+  CHECK(call->calls == 1 && call->ret == RET_ERR);
+  CHECK_STR(call->msg, text);
+  CHECK(call->calls == 1 && pthread_equal(call->thread, pthread_self()));
+  free(call->msg);
+  call->msg = NULL;
+  call->calls = 0;
+}
+
+static void expect_async_error(Peer* peer, int rc, Call* call, const char* text) {
+  (void)peer;
+  CHECK(rc == RET_OK);
+  CHECK(call_wait(call) == 1);
+  CHECK(call->ret == RET_ERR);
+  CHECK_STR(call->msg, text);
+  free(call->msg);
+  call->msg = NULL;
+  call->calls = 0;
+}
+
+static void test_null_and_empty_arguments(void) {
+  Peer p;
+  Call c;
+  char* ids[2];
+  CHECK(peer_open(&p, NULL, NULL));
+  call_init(&c, NULL);
+
+  expect_sync_error(SdsWrapOutgoingMessage(p.ctx, NULL, 3, "m", "ch", on_result, &c), &c,
+                    "libsds error: message pointer is NULL but length > 0");
+  expect_sync_error(SdsWrapOutgoingMessage(p.ctx, "abc", 3, NULL, "ch", on_result, &c), &c,
+                    "libsds error: message ID pointer is NULL");
+  expect_sync_error(SdsWrapOutgoingMessage(p.ctx, "abc", 3, "m", NULL, on_result, &c), &c,
+                    "libsds error: channel ID pointer is NULL");
+  expect_sync_error(SdsWrapOutgoingMessage(p.ctx, "abc", 3, "m", "", on_result, &c), &c,
+                    "libsds error: channel ID is empty string");
+  expect_sync_error(SdsUnwrapReceivedMessage(p.ctx, NULL, 5, on_result, &c), &c,
+                    "libsds error: message pointer is NULL but length > 0");
+  expect_sync_error(SdsMarkDependenciesMet(p.ctx, NULL, 2, "ch", on_result, &c), &c,
+                    "libsds error: MessageIDs pointer is NULL but count > 0");
+  expect_sync_error(SdsMarkDependenciesMet(p.ctx, NULL, 0, NULL, on_result, &c), &c,
+                    "libsds error: channel ID pointer is NULL");
+  expect_sync_error(SdsMarkDependenciesMet(p.ctx, NULL, 0, "", on_result, &c), &c,
+                    "libsds error: channel ID is empty string");
+  expect_sync_error(SdsRemoveChannel(p.ctx, NULL, on_result, &c), &c,
+                    "libsds error: channel ID pointer is NULL");
+  expect_sync_error(SdsRemoveChannel(p.ctx, "", on_result, &c), &c,
+                    "libsds error: channel ID is empty string");
+  expect_sync_error(SdsMakeSyncMessage(p.ctx, NULL, "ch", on_result, &c), &c,
+                    "libsds error: message ID pointer is NULL");
+  expect_sync_error(SdsMakeSyncMessage(p.ctx, "s", "", on_result, &c), &c,
+                    "libsds error: channel ID is empty string");
+
+  /* Accepted, then refused by the engine, on the worker. */
+  expect_async_error(&p, SdsWrapOutgoingMessage(p.ctx, NULL, 0, "m", "ch", on_result, &c), &c,
+                     "error processing WRAP_MESSAGE request: reInvalidArgument");
+  expect_async_error(&p, SdsUnwrapReceivedMessage(p.ctx, "garbage", 7, on_result, &c), &c,
+                     "error processing UNWRAP_MESSAGE request: reDeserializationError");
+  expect_async_error(&p, SdsUnwrapReceivedMessage(p.ctx, NULL, 0, on_result, &c), &c,
+                     "error processing UNWRAP_MESSAGE request: reDeserializationError");
+  expect_async_error(&p, SdsMarkDependenciesMet(p.ctx, NULL, 0, "nowhere", on_result, &c), &c,
+                     "error processing MARK_DEPENDENCIES_MET request: reInvalidArgument");
+
+  /* A NULL element of the id array counts as "". */
+  {
+    Bytes w = wrap(&p, "hi", "m1", "ch");
+    CHECK(w.len > 0);
+    free(w.data);
+  }
+  ids[0] = NULL;
+  ids[1] = "m1";
+  CHECK(SdsMarkDependenciesMet(p.ctx, ids, 2, "ch", on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_OK && c.len == 0);
+
+  call_free(&c);
+  peer_close(&p);
+}
+
+static void test_wrap_unwrap_and_acknowledgement(void) {
+  Peer a, b;
+  Bytes m1, b1;
+  Call u1, u2;
+  long ready, sent;
+  CHECK(peer_open(&a, NULL, NULL));
+  CHECK(peer_open(&b, NULL, NULL));
+  call_init(&u1, &b.log);
+  call_init(&u2, &a.log);
+
+  m1 = wrap(&a, "hello", "m1", "ch");
+  CHECK(m1.len > 18000); /* content + causal history + the ~18.8 KB bloom filter */
+  CHECK(m1.len > 2 && m1.data[0] == 10 && m1.data[1] == 2 && m1.data[2] == 'm');
+
+  CHECK(unwrap(&b, m1, &u1));
+  CHECK(u1.ret == RET_OK);
+  CHECK_STR(u1.msg, "{\"message\":[104,101,108,108,111],\"channelId\":\"ch\",\"missingDeps\":[]}");
+  ready = log_wait(&b.log, 0, "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
+                   0, TIMEOUT_MS);
+  CHECK(ready >= 0 && (size_t)ready < u1.events_before); /* the event came first */
+
+  /* b1 lists m1 in its causal history: A learns m1 arrived. */
+  b1 = wrap(&b, "reply", "b1", "ch");
+  CHECK(unwrap(&a, b1, &u2));
+  CHECK_STR(u2.msg, "{\"message\":[114,101,112,108,121],\"channelId\":\"ch\",\"missingDeps\":[]}");
+  sent = log_wait(&a.log, 0, "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}",
+                  0, TIMEOUT_MS);
+  CHECK(sent >= 0 && (size_t)sent < u2.events_before);
+  CHECK(log_wait(&a.log, 0,
+                 "{\"messageId\":\"b1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+                 TIMEOUT_MS) > sent);
+
+  /* A duplicate returns its content again and delivers nothing. */
+  call_free(&u1);
+  call_init(&u1, &b.log);
+  CHECK(unwrap(&b, m1, &u1));
+  CHECK_STR(u1.msg, "{\"message\":[104,101,108,108,111],\"channelId\":\"ch\",\"missingDeps\":[]}");
+  CHECK(log_occurrences(&b.log, 0,
+                        "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}") ==
+        1);
+  CHECK(log_occurrences(&a.log, 0,
+                        "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}") ==
+        1);
+
+  free(m1.data);
+  free(b1.data);
+  call_free(&u1);
+  call_free(&u2);
+  peer_close(&a);
+  peer_close(&b);
+}
+
+/* Hint provider: records protocol violations and answers "hint-<id>". */
+static int g_hint_calls = 0;
+static int g_hint_bad_entry = 0;
+
+static void provide_hint(const char* message_id, char** hint, size_t* hint_len, void* user_data) {
+  size_t n = strlen(message_id) + 5;
+  (void)user_data;
+  ++g_hint_calls;
+  if (*hint != NULL || *hint_len != 0) ++g_hint_bad_entry;
+  *hint = malloc(n);
+  memcpy(*hint, "hint-", 5);
+  memcpy(*hint + 5, message_id, n - 5);
+  *hint_len = n;
+}
+
+static void test_dependencies_hints_and_mark_met(void) {
+  Peer a, b, c;
+  Bytes a1, a2;
+  Call u, mark, u3;
+  long missing, ready;
+  char* ids[1];
+  const char* expected_missing =
+      "{\"eventType\":\"missing_dependencies\",\"messageId\":\"a2\",\"channelId\":\"ch\","
+      "\"missingDeps\":[{\"messageId\":\"a1\",\"retrievalHint\":\"aGludC1hMQ==\"}]}";
+  CHECK(peer_open(&a, NULL, NULL));
+  CHECK(peer_open(&b, NULL, NULL));
+  CHECK(peer_open(&c, NULL, NULL));
+  SdsSetRetrievalHintProvider(a.ctx, provide_hint, NULL);
+  call_init(&u, &b.log);
+  call_init(&mark, &b.log);
+  call_init(&u3, &c.log);
+
+  a1 = wrap(&a, "one", "a1", "ch");
+  a2 = wrap(&a, "two", "a2", "ch"); /* depends on a1, with A's hint */
+  CHECK(g_hint_calls >= 1 && g_hint_bad_entry == 0);
+
+  /* B receives a2 first: it waits for a1. */
+  CHECK(unwrap(&b, a2, &u));
+  CHECK_STR(u.msg,
+            "{\"message\":[116,119,111],\"channelId\":\"ch\",\"missingDeps\":"
+            "[{\"messageId\":\"a1\",\"retrievalHint\":\"aGludC1hMQ==\"}]}");
+  missing = log_wait(&b.log, 0, expected_missing, 0, TIMEOUT_MS);
+  CHECK(missing >= 0 && (size_t)missing < u.events_before);
+
+  /* The app fetched a1 elsewhere. */
+  ids[0] = "a1";
+  CHECK(SdsMarkDependenciesMet(b.ctx, ids, 1, "ch", on_result, &mark) == RET_OK);
+  CHECK(call_wait(&mark) == 1 && mark.ret == RET_OK && mark.len == 0);
+  ready = log_wait(&b.log, 0, "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
+                   0, TIMEOUT_MS);
+  CHECK(ready >= 0 && (size_t)ready < mark.events_before);
+
+  /* C receives both out of order: both are delivered, a1 first. */
+  CHECK(unwrap(&c, a2, &u3));
+  call_free(&u3);
+  call_init(&u3, &c.log);
+  CHECK(unwrap(&c, a1, &u3));
+  CHECK_STR(u3.msg, "{\"message\":[111,110,101],\"channelId\":\"ch\",\"missingDeps\":[]}");
+  {
+    long r1 = log_wait(&c.log, 0,
+                       "{\"messageId\":\"a1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
+                       0, TIMEOUT_MS);
+    long r2 = log_wait(&c.log, 0,
+                       "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
+                       0, TIMEOUT_MS);
+    CHECK(r1 >= 0 && r2 > r1 && (size_t)r2 < u3.events_before);
+  }
+
+  free(a1.data);
+  free(a2.data);
+  call_free(&u);
+  call_free(&mark);
+  call_free(&u3);
+  peer_close(&a);
+  peer_close(&b);
+  peer_close(&c);
+}
+
+static void test_reset_and_remove_channel(void) {
+  Peer p, x;
+  Call c;
+  Bytes w, xm;
+  char* ids[1];
+  ids[0] = "m1";
+  CHECK(peer_open(&p, NULL, NULL));
+  CHECK(peer_open(&x, NULL, "{\"extendedEvents\":true}"));
+  call_init(&c, NULL);
+
+  w = wrap(&p, "hi", "m1", "ch");
+  free(w.data);
+  CHECK(SdsResetReliabilityManager(p.ctx, on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_OK && c.len == 0);
+  CHECK_STR(c.msg, "");
+  free(c.msg);
+  c.msg = NULL;
+  c.calls = 0;
+  /* The channel is gone. */
+  expect_async_error(&p, SdsMarkDependenciesMet(p.ctx, ids, 1, "ch", on_result, &c), &c,
+                     "error processing MARK_DEPENDENCIES_MET request: reInvalidArgument");
+  /* The id can be used again after a reset. */
+  w = wrap(&p, "hi again", "m1", "ch");
+  CHECK(w.len > 0);
+  free(w.data);
+
+  CHECK(SdsRemoveChannel(p.ctx, "ch", on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_OK && c.len == 0);
+  c.calls = 0;
+  free(c.msg);
+  c.msg = NULL;
+  expect_async_error(&p, SdsMarkDependenciesMet(p.ctx, ids, 1, "ch", on_result, &c), &c,
+                     "error processing MARK_DEPENDENCIES_MET request: reInvalidArgument");
+  /* Removing a channel that does not exist is fine. */
+  CHECK(SdsRemoveChannel(p.ctx, "never", on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_OK);
+  c.calls = 0;
+  free(c.msg);
+  c.msg = NULL;
+
+  /* Extension: a buffered message dropped with its channel is reported. */
+  {
+    Bytes d1 = wrap(&p, "d1", "d1", "drop");
+    Bytes d2 = wrap(&p, "d2", "d2", "drop");
+    Call u;
+    call_init(&u, &x.log);
+    CHECK(unwrap(&x, d2, &u));
+    CHECK(SdsRemoveChannel(x.ctx, "drop", on_result, &c) == RET_OK);
+    CHECK(call_wait(&c) == 1 && c.ret == RET_OK);
+    CHECK(log_wait(&x.log, 0,
+                   "{\"eventType\":\"message_dropped\",\"messageId\":\"d2\",\"channelId\":\"drop\","
+                   "\"reason\":\"",
+                   1, TIMEOUT_MS) >= 0);
+    free(d1.data);
+    free(d2.data);
+    call_free(&u);
+  }
+  xm = wrap(&x, "after", "x1", "drop");
+  CHECK(xm.len > 0);
+  free(xm.data);
+
+  call_free(&c);
+  peer_close(&p);
+  peer_close(&x);
+}
+
+static void test_periodic_sync(void) {
+  Peer p;
+  Call start, again;
+  long first;
+  CHECK(peer_open(&p, NULL, "{\"syncMessageIntervalMs\":50}"));
+  call_init(&start, &p.log);
+  call_init(&again, &p.log);
+  sleep_ms(150);
+  CHECK(log_count(&p.log) == 0); /* nothing periodic before the start */
+
+  CHECK(SdsStartPeriodicTasks(p.ctx, on_result, &start) == RET_OK);
+  CHECK(call_wait(&start) == 1 && start.ret == RET_OK && start.len == 0);
+  first = log_wait(&p.log, 0, "{\"eventType\":\"periodic_sync\"}", 0, TIMEOUT_MS);
+  CHECK(first == 0 && start.events_before >= 1); /* the first pass runs at once */
+  CHECK(log_wait(&p.log, 2, "{\"eventType\":\"periodic_sync\"}", 0, TIMEOUT_MS) >= 2);
+  /* Starting again changes nothing. */
+  CHECK(SdsStartPeriodicTasks(p.ctx, on_result, &again) == RET_OK);
+  CHECK(call_wait(&again) == 1 && again.ret == RET_OK);
+  call_free(&start);
+  call_free(&again);
+  peer_close(&p);
+}
+
+static void test_resend_give_up(void) {
+  Peer d, x;
+  Bytes w;
+  const char* sent = "{\"messageId\":\"g1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}";
+  /* nim-sds's stream: a message given up on reads as sent. */
+  CHECK(peer_open(&d, NULL, "{\"resendIntervalMs\":40,\"maxResendAttempts\":1}"));
+  w = wrap(&d, "lonely", "g1", "ch");
+  free(w.data);
+  sleep_ms(200);
+  CHECK(log_count(&d.log) == 0); /* no timers before SdsStartPeriodicTasks */
+  CHECK(start_periodic(&d));
+  CHECK(log_wait(&d.log, 0, sent, 0, TIMEOUT_MS) >= 0);
+  sleep_ms(100);
+  CHECK(log_occurrences(&d.log, 0, sent) == 1);
+  CHECK(log_wait(&d.log, 0, "{\"eventType\":\"rebroadcast_due\"", 1, 0) < 0);
+  CHECK(log_wait(&d.log, 0, "{\"eventType\":\"send_failed\"", 1, 0) < 0);
+
+  /* Extended: the resend is handed back, and the give-up is honest. */
+  CHECK(peer_open(&x, NULL,
+                  "{\"resendIntervalMs\":40,\"maxResendAttempts\":1,\"extendedEvents\":true}"));
+  w = wrap(&x, "lonely", "g1", "ch");
+  CHECK(start_periodic(&x));
+  {
+    char* b64 = base64(w.data, w.len);
+    const char* head =
+        "{\"eventType\":\"rebroadcast_due\",\"messageId\":\"g1\",\"channelId\":\"ch\","
+        "\"attempt\":1,\"message\":\"";
+    char* expected = malloc(strlen(head) + strlen(b64) + 3);
+    sprintf(expected, "%s%s\"}", head, b64);
+    CHECK(log_wait(&x.log, 0, expected, 0, TIMEOUT_MS) >= 0);
+    free(expected);
+    free(b64);
+  }
+  CHECK(log_wait(&x.log, 0,
+                 "{\"eventType\":\"send_failed\",\"messageId\":\"g1\",\"channelId\":\"ch\","
+                 "\"resendAttempts\":1,\"evicted\":false}",
+                 0, TIMEOUT_MS) >= 0);
+  CHECK(log_occurrences(&x.log, 0, sent) == 0);
+  free(w.data);
+  peer_close(&d);
+  peer_close(&x);
+}
+
+/* SDS-R over the C ABI: bob misses r1, asks for it on his next message, and
+ * alice (the original sender, who answers at once) hands it back. */
+static void test_repair(void) {
+  Peer alice, bob;
+  Bytes r1, r2, b1;
+  Call u;
+  const char* config = "{\"repairTMinMs\":0,\"repairTMaxMs\":1}";
+  CHECK(peer_open(&alice, "alice", config));
+  CHECK(peer_open(&bob, "bob", config));
+  CHECK(start_periodic(&alice));
+  call_init(&u, &bob.log);
+
+  r1 = wrap(&alice, "lost", "r1", "ch"); /* never reaches bob */
+  r2 = wrap(&alice, "found", "r2", "ch");
+  CHECK(unwrap(&bob, r2, &u));
+  CHECK(log_wait(&bob.log, 0,
+                 "{\"eventType\":\"missing_dependencies\",\"messageId\":\"r2\",\"channelId\":\"ch\","
+                 "\"missingDeps\":[{\"messageId\":\"r1\",\"retrievalHint\":\"\"}]}",
+                 0, TIMEOUT_MS) >= 0);
+  sleep_ms(20); /* bob's request is due */
+  b1 = wrap(&bob, "where is r1?", "b1", "ch");
+  call_free(&u);
+  call_init(&u, &alice.log);
+  CHECK(unwrap(&alice, b1, &u));
+  {
+    char* b64 = base64(r1.data, r1.len);
+    const char* head = "{\"eventType\":\"repair_ready\",\"channelId\":\"ch\",\"message\":\"";
+    char* expected = malloc(strlen(head) + strlen(b64) + 3);
+    sprintf(expected, "%s%s\"}", head, b64);
+    CHECK(log_wait(&alice.log, 0, expected, 0, TIMEOUT_MS) >= 0);
+    free(expected);
+    free(b64);
+  }
+  /* Rebroadcasting the repair completes bob's history. */
+  call_free(&u);
+  call_init(&u, &bob.log);
+  CHECK(unwrap(&bob, r1, &u));
+  CHECK(log_wait(&bob.log, 0,
+                 "{\"messageId\":\"r2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+                 TIMEOUT_MS) >= 0);
+
+  free(r1.data);
+  free(r2.data);
+  free(b1.data);
+  call_free(&u);
+  peer_close(&alice);
+  peer_close(&bob);
+}
+
+static void test_sync_messages_and_extended_events(void) {
+  Peer a, b;
+  Bytes x1, p1;
+  Call c, u;
+  CHECK(peer_open(&a, NULL, "{\"extendedEvents\":true,\"bloomAckThreshold\":2}"));
+  CHECK(peer_open(&b, NULL,
+                  "{\"extendedEvents\":true,\"syncMessageIntervalMs\":50,\"maxCausalHistory\":0}"));
+  call_init(&c, &b.log);
+  call_init(&u, &a.log);
+
+  /* b holds p1 in its bloom filter but lists nothing in its causal history:
+   * one bloom hit is below a's threshold of two. */
+  p1 = wrap(&a, "maybe", "p1", "ch");
+  {
+    Call r;
+    call_init(&r, &b.log);
+    CHECK(unwrap(&b, p1, &r));
+    call_free(&r);
+  }
+  CHECK(SdsMakeSyncMessage(b.ctx, "sync-b", "ch", on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_OK);
+  x1 = parse_csv(c.msg);
+  CHECK(x1.len > 0);
+  CHECK(unwrap(&a, x1, &u));
+  CHECK_STR(u.msg, "{\"message\":[],\"channelId\":\"ch\",\"missingDeps\":[]}");
+  CHECK(log_wait(&a.log, 0,
+                 "{\"eventType\":\"message_possibly_acknowledged\",\"messageId\":\"p1\","
+                 "\"channelId\":\"ch\",\"bloomHits\":1}",
+                 0, TIMEOUT_MS) >= 0);
+
+  /* Extended: a channel that received and went quiet produces a sync
+   * message by itself (the explicit one above satisfied the earlier need). */
+  CHECK(start_periodic(&b));
+  {
+    Bytes p2 = wrap(&a, "again", "p2", "ch");
+    Call r;
+    call_init(&r, &b.log);
+    CHECK(unwrap(&b, p2, &r));
+    CHECK(log_wait(&b.log, 0,
+                   "{\"eventType\":\"sync_message_ready\",\"channelId\":\"ch\",\"message\":\"", 1,
+                   TIMEOUT_MS) >= 0);
+    call_free(&r);
+    free(p2.data);
+  }
+
+  free(x1.data);
+  free(p1.data);
+  call_free(&c);
+  call_free(&u);
+  peer_close(&a);
+  peer_close(&b);
+}
+
+static void expect_create_error(const char* config, const char* text) {
+  Call c;
+  void* ctx;
+  call_init(&c, NULL);
+  ctx = SdsNewReliabilityManagerWithConfig("p", config, on_result, &c);
+  CHECK(ctx == NULL);
+  CHECK(c.calls == 1 && c.ret == RET_ERR);
+  CHECK_PREFIX(c.msg, text);
+  call_free(&c);
+}
+
+static void test_config(void) {
+  Peer p;
+  Call c;
+  Bytes w;
+  expect_create_error("{\"storePath\":\"/tmp/sds.db\"}",
+                      "Failed creating reliability manager: storePath needs the SQLite store, "
+                      "not built yet");
+  expect_create_error("{", "Failed creating reliability manager: invalid JSON");
+  expect_create_error("[1,2]", "Failed creating reliability manager: config must be a JSON object");
+  expect_create_error("{\"dialect\":\"klingon\"}", "Failed creating reliability manager: dialect");
+  expect_create_error("{\"extendedEvents\":\"yes\"}",
+                      "Failed creating reliability manager: extendedEvents must be a boolean");
+  expect_create_error("{\"resendIntervalMs\":-5}", "Failed creating reliability manager: ");
+
+  /* nim-sds's keys are lenient: a wrong type keeps the default. */
+  CHECK(peer_open(&p, NULL, "{\"bloomFilterCapacity\":\"many\",\"unknownKey\":1}"));
+  peer_close(&p);
+  CHECK(peer_open(&p, NULL, ""));
+  peer_close(&p);
+  CHECK(peer_open(&p, "", NULL));
+  peer_close(&p);
+
+  /* The spec dialect, and detailed errors. */
+  CHECK(peer_open(&p, "me", "{\"dialect\":\"spec\",\"detailedErrors\":true}"));
+  w = wrap(&p, "hi", "m1", "ch");
+  CHECK(w.len > 2 && w.data[0] == 10 && w.data[1] == 2 && w.data[2] == 'm'); /* sender_id "me" */
+  free(w.data);
+  call_init(&c, NULL);
+  CHECK(SdsWrapOutgoingMessage(p.ctx, "hi", 2, "m1", "ch", on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_ERR);
+  CHECK_PREFIX(c.msg, "error processing WRAP_MESSAGE request: reInvalidArgument (");
+  call_free(&c);
+  peer_close(&p);
+}
+
+/* A result's bytes stay valid after its callback, while events keep firing. */
+static void test_result_lifetime(void) {
+  Peer p;
+  Call c;
+  CHECK(peer_open(&p, NULL, "{\"syncMessageIntervalMs\":10}"));
+  CHECK(start_periodic(&p));
+  call_init(&c, NULL);
+  CHECK(SdsWrapOutgoingMessage(p.ctx, "keep", 4, "k1", "ch", on_result, &c) == RET_OK);
+  CHECK(call_wait(&c) == 1 && c.ret == RET_OK);
+  {
+    size_t before = log_count(&p.log);
+    CHECK(log_wait(&p.log, before + 3, "{\"eventType\":\"periodic_sync\"}", 0, TIMEOUT_MS) >= 0);
+  }
+  CHECK(c.raw != NULL && memcmp(c.raw, c.msg, c.len) == 0);
+  call_free(&c);
+  peer_close(&p);
+}
+
+/* Cleanup while requests wait: each still gets exactly one callback. */
+#define IN_FLIGHT 100
+
+static void test_cleanup_with_requests_in_flight(void) {
+  static Call calls[IN_FLIGHT];
+  void* ctx;
+  Call created, done;
+  int i, ok = 0, failed = 0, once = 1;
+  char id[32];
+  call_init(&created, NULL);
+  call_init(&done, NULL);
+  ctx = SdsNewReliabilityManager(on_result, &created);
+  for (i = 0; i < IN_FLIGHT; ++i) {
+    call_init(&calls[i], NULL);
+    snprintf(id, sizeof id, "f%d", i);
+    CHECK(SdsWrapOutgoingMessage(ctx, "payload", 7, id, "ch", on_result, &calls[i]) == RET_OK);
+  }
+  CHECK(SdsCleanupReliabilityManager(ctx, on_result, &done) == RET_OK);
+  sleep_ms(50);
+  CHECK(created.calls == 1);
+  for (i = 0; i < IN_FLIGHT; ++i) {
+    once = once && calls[i].calls == 1;
+    if (calls[i].ret == RET_OK) {
+      ++ok;
+    } else if (calls[i].msg != NULL &&
+               strcmp(calls[i].msg, "libsds error: reliability manager was cleaned up") == 0) {
+      ++failed;
+    }
+    call_free(&calls[i]);
+  }
+  CHECK(once);
+  CHECK(ok + failed == IN_FLIGHT);
+  call_free(&created);
+  call_free(&done);
+}
+
+/* Callbacks may call into the library; a manager cannot clean itself up. */
+typedef struct {
+  void* ctx;
+  int cleanup_rc;
+  Call cleanup_call;
+  Call wrap_call;
+  int done;
+} Reentry;
+
+static void on_event_reenter(int ret, const char* msg, size_t len, void* user_data) {
+  Reentry* r = user_data;
+  (void)ret;
+  (void)len;
+  if (r->done || strstr(msg, "\"message_ready\"") == NULL) return;
+  r->done = 1;
+  r->cleanup_rc = SdsCleanupReliabilityManager(r->ctx, on_result, &r->cleanup_call);
+  SdsWrapOutgoingMessage(r->ctx, "from callback", 13, "cb1", "ch", on_result, &r->wrap_call);
+}
+
+static void test_reentrant_calls(void) {
+  Peer a, b;
+  Bytes m;
+  Call u;
+  Reentry r;
+  memset(&r, 0, sizeof r);
+  CHECK(peer_open(&a, NULL, NULL));
+  CHECK(peer_open(&b, NULL, NULL));
+  r.ctx = b.ctx;
+  call_init(&r.cleanup_call, NULL);
+  call_init(&r.wrap_call, NULL);
+  SdsSetEventCallback(b.ctx, on_event_reenter, &r);
+  m = wrap(&a, "poke", "m1", "ch");
+  call_init(&u, NULL);
+  CHECK(unwrap(&b, m, &u));
+  CHECK(r.done == 1);
+  CHECK(r.cleanup_rc == RET_ERR && r.cleanup_call.calls == 1);
+  CHECK_STR(r.cleanup_call.msg, "libsds error: a manager cannot be cleaned up from its own callback");
+  CHECK(call_wait(&r.wrap_call) == 1 && r.wrap_call.ret == RET_OK);
+  free(m.data);
+  call_free(&u);
+  call_free(&r.cleanup_call);
+  call_free(&r.wrap_call);
+  peer_close(&a);
+  peer_close(&b);
+}
+
+/* Two managers driven from two threads at once. */
+static void* hammer(void* arg) {
+  Peer* p = arg;
+  int i;
+  char id[32];
+  for (i = 0; i < 40; ++i) {
+    Bytes w;
+    snprintf(id, sizeof id, "t%d", i);
+    w = wrap(p, "concurrent", id, "ch");
+    if (w.len == 0) return (void*)1;
+    free(w.data);
+    SdsSetEventCallback(p->ctx, on_event, &p->log);
+  }
+  return NULL;
+}
+
+static void test_two_managers_two_threads(void) {
+  Peer a, b;
+  pthread_t ta, tb;
+  void* ra;
+  void* rb;
+  CHECK(peer_open(&a, NULL, "{\"resendIntervalMs\":5}"));
+  CHECK(peer_open(&b, NULL, "{\"resendIntervalMs\":5}"));
+  CHECK(start_periodic(&a));
+  CHECK(start_periodic(&b));
+  pthread_create(&ta, NULL, hammer, &a);
+  pthread_create(&tb, NULL, hammer, &b);
+  pthread_join(ta, &ra);
+  pthread_join(tb, &rb);
+  CHECK(ra == NULL && rb == NULL);
+  peer_close(&a);
+  peer_close(&b);
+}
+
+#define CYCLES 200
+
+static void test_many_managers(void) {
+  int fds_before, threads_before, i, all_ok = 1;
+  void* first = NULL;
+  int stale_rc;
+  Call stale;
+  sleep_ms(50); /* let earlier workers finish exiting */
+  fds_before = count_dir_entries("/proc/self/fd");
+  threads_before = count_dir_entries("/proc/self/task");
+  for (i = 0; i < CYCLES; ++i) {
+    Peer p;
+    if (!peer_open(&p, NULL, i % 2 ? NULL : "{\"syncMessageIntervalMs\":1000}")) all_ok = 0;
+    if (i == 0) first = p.ctx;
+    if (i % 2 == 0) {
+      Bytes w = wrap(&p, "x", "m", "ch");
+      if (w.len == 0 || !start_periodic(&p)) all_ok = 0;
+      free(w.data);
+    }
+    if (i > 0 && p.ctx == first) all_ok = 0; /* handles are never reused */
+    peer_close(&p);
+  }
+  CHECK(all_ok);
+  CHECK(count_dir_entries("/proc/self/fd") == fds_before);
+  CHECK(count_dir_entries("/proc/self/task") == threads_before);
+  /* The first handle stays dead although 199 managers came after it. */
+  call_init(&stale, NULL);
+  stale_rc = SdsWrapOutgoingMessage(first, "x", 1, "m", "ch", on_result, &stale);
+  CHECK(stale_rc == RET_ERR && stale.calls == 0);
+  call_free(&stale);
+}
+
+int main(void) {
+  test_lifecycle();
+  test_null_and_empty_arguments();
+  test_wrap_unwrap_and_acknowledgement();
+  test_dependencies_hints_and_mark_met();
+  test_reset_and_remove_channel();
+  test_periodic_sync();
+  test_resend_give_up();
+  test_repair();
+  test_sync_messages_and_extended_events();
+  test_config();
+  test_result_lifetime();
+  test_cleanup_with_requests_in_flight();
+  test_reentrant_calls();
+  test_two_managers_two_threads();
+  test_many_managers();
+  printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
