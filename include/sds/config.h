@@ -36,6 +36,7 @@ struct Limits {
   size_t max_channels = 4096;          // channels created by Unwrap of unknown ids
   size_t max_incoming_buffer = 10000;  // messages waiting for dependencies, per channel;
                                        // overflow drops the oldest (MessageDropped event)
+  size_t max_incoming_buffer_bytes = 64 * 1024 * 1024;  // their wire bytes, likewise
   size_t max_outgoing_buffer = 10000;  // unacknowledged messages, per channel; overflow
                                        // gives up on the oldest (SendFailed event)
   size_t max_repair_buffer = 1000;     // SDS-R entries per channel, each direction

@@ -14,6 +14,7 @@
 #ifndef SDS_CORE_CHANNEL_STATE_H_
 #define SDS_CORE_CHANNEL_STATE_H_
 
+#include <algorithm>
 #include <deque>
 #include <list>
 #include <optional>
@@ -166,11 +167,42 @@ struct ChannelState {
   std::list<OutgoingEntry> outgoing;  // ordered by last_broadcast
   std::unordered_map<MessageId, std::list<OutgoingEntry>::iterator> outgoing_index;
 
-  std::list<IncomingEntry> incoming;  // arrival order
+  // Messages waiting for dependencies, in arrival order. Change them only
+  // through PushIncoming / TakeIncoming, which keep the index, the dependency
+  // map and the byte count in step.
+  std::list<IncomingEntry> incoming;
   std::unordered_map<MessageId, std::list<IncomingEntry>::iterator> incoming_index;
-  // dependency id -> buffered messages waiting for it (may name entries that
-  // have since been dropped; those are skipped).
+  // dependency id -> buffered messages waiting for it.
   std::unordered_map<MessageId, std::vector<MessageId>> waiting_on;
+  size_t incoming_bytes = 0;  // wire bytes held in `incoming`
+
+  // Buffers `entry` (its id must not be buffered yet).
+  void PushIncoming(IncomingEntry entry) {
+    const MessageId& id = entry.decoded.message.message_id;
+    for (const MessageId& dep : entry.missing) waiting_on[dep].push_back(id);
+    incoming_bytes += entry.decoded.wire.size();
+    incoming.push_back(std::move(entry));
+    incoming_index[incoming.back().decoded.message.message_id] = std::prev(incoming.end());
+  }
+
+  // Removes a buffered entry and returns it. Dependencies it still waited for
+  // forget it, so a flood of messages that are dropped undelivered leaves
+  // nothing behind.
+  IncomingEntry TakeIncoming(std::list<IncomingEntry>::iterator it) {
+    IncomingEntry entry = std::move(*it);
+    const MessageId& id = entry.decoded.message.message_id;
+    for (const MessageId& dep : entry.missing) {
+      auto waiting = waiting_on.find(dep);
+      if (waiting == waiting_on.end()) continue;
+      std::vector<MessageId>& ids = waiting->second;
+      ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+      if (ids.empty()) waiting_on.erase(waiting);
+    }
+    incoming_bytes -= entry.decoded.wire.size();
+    incoming_index.erase(id);
+    incoming.erase(it);
+    return entry;
+  }
 
   std::unordered_map<MessageId, OutgoingRepairEntry> outgoing_repair;
   std::unordered_map<MessageId, IncomingRepairEntry> incoming_repair;

@@ -44,6 +44,9 @@ Status Config::Validate() const {
     return Invalid("participant_id is longer than limits.decode.max_id_bytes");
   }
   if (limits.max_channels < 1) return Invalid("limits.max_channels must be at least 1");
+  if (limits.max_incoming_buffer_bytes < limits.decode.max_message_bytes) {
+    return Invalid("limits.max_incoming_buffer_bytes must hold at least one message");
+  }
   if (limits.max_incoming_buffer < 1 || limits.max_outgoing_buffer < 1) {
     return Invalid("limits.max_incoming_buffer and max_outgoing_buffer must be at least 1");
   }

@@ -119,11 +119,8 @@ Status ReliabilityManager::Impl::LoadChannelState(ChannelState& channel) {
     if (channel.incoming_index.count(id) != 0) continue;
     IncomingEntry entry;
     entry.decoded = std::move(*decoded);
-    for (const MessageId& dep : stored.missing_deps) {
-      if (entry.missing.insert(dep).second) channel.waiting_on[dep].push_back(id);
-    }
-    channel.incoming.push_back(std::move(entry));
-    channel.incoming_index[id] = std::prev(channel.incoming.end());
+    entry.missing.insert(stored.missing_deps.begin(), stored.missing_deps.end());
+    channel.PushIncoming(std::move(entry));
   }
 
   // The bloom filter is not stored: everything received enters it again.

@@ -443,14 +443,12 @@ void ReliabilityManager::Impl::ResolveDependency(ChannelState& channel, const Me
   channel.waiting_on.erase(waiting);
   for (const MessageId& dependent : dependents) {
     auto entry = channel.incoming_index.find(dependent);
-    if (entry == channel.incoming_index.end()) continue;  // dropped meanwhile
+    if (entry == channel.incoming_index.end()) continue;
     IncomingEntry& incoming = *entry->second;
     incoming.missing.erase(id);
     TouchIncoming(channel, dependent);
     if (incoming.missing.empty()) {
-      ready.push_back(std::move(incoming.decoded));
-      channel.incoming.erase(entry->second);
-      channel.incoming_index.erase(entry);
+      ready.push_back(std::move(channel.TakeIncoming(entry->second).decoded));
     }
   }
 }
@@ -474,27 +472,25 @@ void ReliabilityManager::Impl::DropIncoming(ChannelState& channel,
                                             std::string reason) {
   MessageId id = it->decoded.message.message_id;
   TouchIncoming(channel, id);
-  channel.incoming_index.erase(id);
-  channel.incoming.erase(it);
+  channel.TakeIncoming(it);
   events_.push_back(MessageDropped{channel.channel_id, id, std::move(reason)});
 }
 
 void ReliabilityManager::Impl::BufferIncoming(ChannelState& channel, DecodedMessage decoded,
                                               const std::vector<HistoryEntry>& missing,
                                               Timestamp now) {
-  if (channel.incoming.size() >= config_.limits.max_incoming_buffer) {
+  // Both bounds hold after the new message is in: oldest out first.
+  const size_t size = decoded.wire.size();
+  while (!channel.incoming.empty() &&
+         (channel.incoming.size() >= config_.limits.max_incoming_buffer ||
+          channel.incoming_bytes + size > config_.limits.max_incoming_buffer_bytes)) {
     DropIncoming(channel, channel.incoming.begin(), "incoming buffer full");
   }
   const MessageId id = decoded.message.message_id;
   IncomingEntry entry;
   entry.decoded = std::move(decoded);
-  for (const HistoryEntry& dep : missing) {
-    if (entry.missing.insert(dep.message_id).second) {
-      channel.waiting_on[dep.message_id].push_back(id);
-    }
-  }
-  channel.incoming.push_back(std::move(entry));
-  channel.incoming_index[id] = std::prev(channel.incoming.end());
+  for (const HistoryEntry& dep : missing) entry.missing.insert(dep.message_id);
+  channel.PushIncoming(std::move(entry));
   TouchIncoming(channel, id);
   events_.push_back(MissingDependencies{channel.channel_id, id, missing});
   RequestRepairs(channel, missing, now);

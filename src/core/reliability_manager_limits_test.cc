@@ -398,5 +398,51 @@ TEST(ReliabilityManagerBadInputConfig, ValidateRejections) {
   EXPECT_TRUE(edge.Validate().ok());
 }
 
+// A peer floods the channel with messages that each wait for many ids that
+// never come: the incoming buffer stays at its cap, and the dependency map
+// forgets the ids of every dropped message instead of growing for ever.
+TEST(ReliabilityManagerFlood, DroppedMessagesLeaveNoDependencyState) {
+  Config config = NimConfig("bob");
+  config.limits.max_incoming_buffer = 10;
+  auto m = Make(config);
+  for (int i = 0; i < 200; ++i) {
+    std::vector<HistoryEntry> deps;
+    for (int d = 0; d < 50; ++d)
+      deps.push_back(E("ghost-" + std::to_string(i) + "-" + std::to_string(d)));
+    MustUnwrap(*m, Wire({.id = "f" + std::to_string(i), .lamport = 1, .causal = deps}), kT0);
+  }
+  internal::ChannelState& channel = State(*m);
+  EXPECT_EQ(channel.incoming.size(), 10u);
+  EXPECT_EQ(channel.waiting_on.size(), 10u * 50u);  // only the buffered messages' deps
+  size_t bytes = 0;
+  for (const auto& entry : channel.incoming) bytes += entry.decoded.wire.size();
+  EXPECT_EQ(channel.incoming_bytes, bytes);
+}
+
+TEST(ReliabilityManagerFlood, IncomingBufferBytesAreCapped) {
+  Config config = NimConfig("bob");
+  config.limits.decode.max_message_bytes = 4096;
+  config.limits.decode.max_content_bytes = 4000;
+  config.limits.max_incoming_buffer_bytes = 10'000;  // room for three 3 KB messages
+  auto m = Make(config);
+  for (int i = 0; i < 5; ++i) {
+    Msg big{.id = "big" + std::to_string(i), .lamport = 1, .causal = {E("missing")}};
+    big.content = std::string(3000, 'x');
+    MustUnwrap(*m, Wire(big), kT0);
+  }
+  EXPECT_THAT(m->IncomingBuffer(kCh), ElementsAre("big2", "big3", "big4"));
+  EXPECT_LE(State(*m).incoming_bytes, 10'000u);
+  std::vector<std::string> dropped;
+  for (const std::string& name : Names(*m)) {
+    if (name.rfind("dropped:", 0) == 0) dropped.push_back(name);
+  }
+  EXPECT_THAT(dropped, ElementsAre("dropped:big0", "dropped:big1"));
+  // Delivering the dependency releases the survivors and empties the count.
+  ASSERT_TRUE(m->MarkDependenciesMet(kCh, std::vector<MessageId>{"missing"}, kT0).ok());
+  EXPECT_THAT(m->IncomingBuffer(kCh), IsEmpty());
+  EXPECT_EQ(State(*m).incoming_bytes, 0u);
+  EXPECT_TRUE(State(*m).waiting_on.empty());
+}
+
 }  // namespace
 }  // namespace sds
