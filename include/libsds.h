@@ -156,12 +156,28 @@ SDS_EXPORT void* SdsNewReliabilityManager(SdsCallBack callback, void* userData);
  *                          request error texts, after nim-sds's text:
  *                          "...: reInvalidArgument (message id m1 is already
  *                          used on channel ch)".
- *   storePath              string  RESERVED for crash-safe storage: the path
- *                          of an SQLite database holding every channel's
- *                          state, created if missing and loaded at creation
- *                          (one manager per file). Not built yet: a config
- *                          with storePath fails creation with "storePath
- *                          needs the SQLite store, not built yet". */
+ *   storePath              string  crash-safe storage: the path of an SQLite
+ *                          database holding every channel's state (history,
+ *                          unacknowledged and waiting messages, Lamport
+ *                          clock, SDS-R state), created if missing. Every
+ *                          request's changes are committed before its result
+ *                          callback, so they survive the process being
+ *                          killed. One manager per file: the file is opened
+ *                          (and locked) by the creating call, and an unusable
+ *                          path (directory missing or unwritable, a file that
+ *                          is not an sds store, one in use by another
+ *                          manager, one written by a newer sds) fails
+ *                          creation with "Failed creating reliability
+ *                          manager: <why>". Cleanup closes the file. A stored
+ *                          channel is loaded on its first use after creation
+ *                          (wrap, unwrap, mark-dependencies-met, sync
+ *                          message): from then on its unacknowledged messages
+ *                          are resent, its delivered messages are recognised
+ *                          as duplicates and its Lamport clock continues.
+ *                          Requests whose changes could not be saved still
+ *                          succeed (the changes go out with the next save);
+ *                          such failures are written to stderr. Without
+ *                          storePath nothing is persisted. */
 SDS_EXPORT void* SdsNewReliabilityManagerWithConfig(const char* participantId,
                                                     const char* configJson, SdsCallBack callback,
                                                     void* userData);
@@ -220,8 +236,10 @@ SDS_EXPORT void SdsSetRetrievalHintProvider(void* ctx, SdsRetrievalHintProvider 
  * be called from one of this manager's callbacks (RET_ERR). */
 SDS_EXPORT int SdsCleanupReliabilityManager(void* ctx, SdsCallBack callback, void* userData);
 
-/* Forgets every channel (history, buffers, bloom filters, repairs). The
- * callbacks, hint provider and periodic tasks stay. Result: "" . */
+/* Forgets every channel (history, buffers, bloom filters, repairs), with
+ * storePath in the store too. The callbacks, hint provider and periodic tasks
+ * stay. Result: "". Request error: rePersistenceError when the store could
+ * not drop a channel (that channel and the ones not yet dropped are kept). */
 SDS_EXPORT int SdsResetReliabilityManager(void* ctx, SdsCallBack callback, void* userData);
 
 /* Wraps messageLen bytes of content as message messageId on channelId.
@@ -254,7 +272,8 @@ SDS_EXPORT int SdsUnwrapReceivedMessage(void* ctx, void* message, size_t message
  * counts as "". Result: "". Synchronous errors:
  *   "libsds error: MessageIDs pointer is NULL but count > 0"
  *   and the channel ID errors above.
- * Request error: reInvalidArgument for a channel that does not exist. */
+ * Request error: reInvalidArgument for a channel that does not exist (with
+ * storePath: neither in memory nor in the store). */
 SDS_EXPORT int SdsMarkDependenciesMet(void* ctx, char** messageIDs, size_t count,
                                       const char* channelId, SdsCallBack callback,
                                       void* userData);

@@ -135,24 +135,36 @@ class PeerBloomView {
   Dialect dialect_ = Dialect::kNim;
 };
 
+// How a RollingBloomFilter rebuilds itself once it holds too many ids.
+enum class BloomRollOver : uint8_t {
+  // nim-sds: rebuild when more than max_capacity (capacity + 20%) ids were
+  // added, with capacity max_capacity. The wire form grows from 18,768 to
+  // 22,520 bytes after the first roll-over, and between roll-overs the filter
+  // holds up to 20% more ids than its geometry was sized for.
+  kNimSds,
+  // Keep the configured geometry and rebuild as soon as more than capacity
+  // ids were added, so the false-positive rate never exceeds its target and
+  // the wire size never changes. Spec receivers accept only the configured
+  // size; nim receivers read the geometry from the filter and accept any.
+  kFixedGeometry,
+};
+
 // A bloom filter that stays near its false-positive target as ids keep coming:
-// when more than max_capacity (capacity + 20%) ids were added it is rebuilt
-// with only the newest min_capacity (capacity - 20%) ids.
-//
-// nim dialect: the rebuilt filter has capacity max_capacity (nim-sds's
-// behaviour; its wire size grows from 18,768 to 22,520 bytes after the first
-// roll-over). spec dialect: the rebuilt filter keeps the configured geometry,
-// because spec receivers reject any other size.
+// once it holds too many ids (see BloomRollOver) it is rebuilt with only the
+// newest min_capacity (capacity - 20%) ids.
 class RollingBloomFilter {
  public:
   // nim-sds clamping: capacity <= 0 becomes 10000; error_rate outside (0, 1)
-  // becomes 0.001.
+  // becomes 0.001. The roll-over defaults to kNimSds for the nim dialect and
+  // kFixedGeometry for the spec dialect.
   RollingBloomFilter(int64_t capacity, double error_rate, Dialect dialect);
+  RollingBloomFilter(int64_t capacity, double error_rate, Dialect dialect, BloomRollOver roll_over);
 
   void Add(std::string_view id);
   bool Contains(std::string_view id) const { return filter_.Contains(id); }
-  // Rebuilds if more than max_capacity ids were added (Add already does).
+  // Rebuilds if more ids were added than the roll-over allows (Add already does).
   void Clean();
+  BloomRollOver roll_over() const { return roll_over_; }
 
   const BloomFilter& filter() const { return filter_; }
   int64_t capacity() const { return capacity_; }
@@ -166,6 +178,8 @@ class RollingBloomFilter {
   int64_t capacity_;
   int64_t min_capacity_;
   int64_t max_capacity_;
+  BloomRollOver roll_over_;
+  int64_t rebuild_above_;  // more ids than this trigger Clean
   std::deque<std::string> messages_;
 };
 

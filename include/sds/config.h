@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sds/bloom_filter.h"
 #include "sds/codec.h"
 #include "sds/message.h"
 #include "sds/status.h"
@@ -65,6 +66,11 @@ struct Config {
   // Its wire size depends only on the geometry: ~18.8 KB at the defaults.
   int64_t bloom_filter_capacity = 10000;
   double bloom_filter_error_rate = 0.001;
+  // How the filter rolls over once full. The default keeps the geometry: the
+  // false-positive rate stays at its target and every message keeps the same
+  // size (18.8 KB at the defaults). kNimSds reproduces nim-sds, whose filter
+  // grows to 22.5 KB at its first roll-over; nim-sds peers accept either.
+  BloomRollOver bloom_roll_over = BloomRollOver::kFixedGeometry;
   // Bloom hits needed before an outgoing message counts as acknowledged. 1 is
   // nim-sds (a false positive then drops an unacknowledged message for good);
   // 2 is @waku/sds. Below the threshold, hits give MessagePossiblyAcknowledged.

@@ -37,24 +37,30 @@ int64_t PercentOf(int64_t capacity, double percent) {
 }  // namespace
 
 RollingBloomFilter::RollingBloomFilter(int64_t capacity, double error_rate, Dialect dialect)
+    : RollingBloomFilter(
+          capacity, error_rate, dialect,
+          dialect == Dialect::kNim ? BloomRollOver::kNimSds : BloomRollOver::kFixedGeometry) {}
+
+RollingBloomFilter::RollingBloomFilter(int64_t capacity, double error_rate, Dialect dialect,
+                                       BloomRollOver roll_over)
     : filter_(ParametersOrDefaults(ClampCapacity(capacity), ClampErrorRate(error_rate)), dialect),
       capacity_(ClampCapacity(capacity)),
       min_capacity_(PercentOf(capacity_, 100.0 - kCapacityFlexPercent)),
-      max_capacity_(PercentOf(capacity_, 100.0 + kCapacityFlexPercent)) {}
+      max_capacity_(PercentOf(capacity_, 100.0 + kCapacityFlexPercent)),
+      roll_over_(roll_over),
+      rebuild_above_(roll_over == BloomRollOver::kNimSds ? max_capacity_ : capacity_) {}
 
 void RollingBloomFilter::Add(std::string_view id) {
   filter_.Insert(id);
   messages_.emplace_back(id);
-  if (static_cast<int64_t>(messages_.size()) > max_capacity_) Clean();
+  if (static_cast<int64_t>(messages_.size()) > rebuild_above_) Clean();
 }
 
 void RollingBloomFilter::Clean() {
-  if (static_cast<int64_t>(messages_.size()) <= max_capacity_) return;
+  if (static_cast<int64_t>(messages_.size()) <= rebuild_above_) return;
 
-  // nim-sds rebuilds with capacity max_capacity (so its wire form grows after
-  // the first roll-over); spec receivers accept only the configured size.
   const BloomParameters params =
-      filter_.dialect() == Dialect::kNim
+      roll_over_ == BloomRollOver::kNimSds
           ? ParametersOrDefaults(max_capacity_, filter_.params().error_rate)
           : filter_.params();
   BloomFilter rebuilt(params, filter_.dialect());

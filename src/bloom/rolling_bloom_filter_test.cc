@@ -88,28 +88,52 @@ TEST(RollingBloomFilterTest, NimRollOverKeepsTheNewest8000AndGrows) {
   EXPECT_EQ(rolling.max_capacity(), 12000);
 }
 
+// kFixedGeometry (the spec dialect's default): rebuilt as soon as it holds
+// more than `capacity` ids, with the configured geometry.
 TEST(RollingBloomFilterTest, SpecRollOverKeepsTheGeometry) {
   RollingBloomFilter rolling(10000, 0.001, Dialect::kSpec);
+  EXPECT_EQ(rolling.roll_over(), BloomRollOver::kFixedGeometry);
   const BloomParameters original = rolling.filter().params();
-  for (int i = 0; i < 12001; ++i) rolling.Add("id" + std::to_string(i));
+  for (int i = 0; i < 10000; ++i) rolling.Add("id" + std::to_string(i));
+  EXPECT_EQ(rolling.messages().size(), 10000u);  // at capacity: not yet
+  rolling.Add("id10000");
   EXPECT_EQ(rolling.messages().size(), 8000u);
   EXPECT_EQ(rolling.filter().params(), original);
   EXPECT_EQ(rolling.filter().dialect(), Dialect::kSpec);
   EXPECT_EQ(rolling.filter().Serialize().size(), 18752u);
   EXPECT_FALSE(rolling.Contains("id0"));
-  EXPECT_FALSE(rolling.Contains("id4000"));
-  EXPECT_TRUE(rolling.Contains("id4001"));
+  EXPECT_FALSE(rolling.Contains("id2000"));
+  EXPECT_TRUE(rolling.Contains("id2001"));
   // Receivers of the spec dialect still accept it.
   EXPECT_TRUE(PeerBloomView::ParseSpec(rolling.filter().Serialize(), original).ok());
+}
+
+// The engine's default for both dialects: a nim-dialect filter that keeps its
+// geometry stays 18,768 bytes on the wire instead of growing to 22,520.
+TEST(RollingBloomFilterTest, NimFixedGeometryKeepsTheWireSize) {
+  RollingBloomFilter fixed(10000, 0.001, Dialect::kNim, BloomRollOver::kFixedGeometry);
+  RollingBloomFilter nim(10000, 0.001, Dialect::kNim);
+  EXPECT_EQ(nim.roll_over(), BloomRollOver::kNimSds);
+  for (int i = 0; i < 12001; ++i) {
+    fixed.Add("id" + std::to_string(i));
+    nim.Add("id" + std::to_string(i));
+  }
+  EXPECT_EQ(fixed.filter().Serialize().size(), 18768u);
+  EXPECT_EQ(nim.filter().Serialize().size(), 22520u);
+  EXPECT_EQ(fixed.filter().params().capacity, 10000);
+  EXPECT_LE(static_cast<int64_t>(fixed.messages().size()), fixed.capacity());
+  EXPECT_TRUE(fixed.Contains("id12000"));
 }
 
 TEST(RollingBloomFilterTest, RebuiltFilterEqualsAFreshFilterOfTheKeptIds) {
   for (Dialect dialect : {Dialect::kNim, Dialect::kSpec}) {
     RollingBloomFilter rolling(100, 0.01, dialect);
-    for (int i = 0; i < 121; ++i) rolling.Add("m" + std::to_string(i));
+    // nim-sds rebuilds above 120 ids, the fixed geometry above 100.
+    const int added = dialect == Dialect::kNim ? 121 : 101;
+    for (int i = 0; i < added; ++i) rolling.Add("m" + std::to_string(i));
     ASSERT_EQ(rolling.messages().size(), 80u);
     BloomFilter fresh(rolling.filter().params(), dialect);
-    for (int i = 41; i < 121; ++i) fresh.Insert("m" + std::to_string(i));
+    for (int i = added - 80; i < added; ++i) fresh.Insert("m" + std::to_string(i));
     EXPECT_EQ(rolling.filter().words(), fresh.words());
   }
 }

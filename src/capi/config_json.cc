@@ -114,9 +114,16 @@ Status ParseLimits(const json& node, Limits& limits) {
 }
 
 Status ParseObject(const json& node, ManagerOptions& options) {
-  // Storage is designed (libsds.h, "storePath") but not built: refuse rather
-  // than run without the durability the app asked for.
-  if (node.contains("storePath")) return Invalid("storePath needs the SQLite store, not built yet");
+  // Strict like the extensions: a store path that cannot be used must not
+  // quietly give a manager without the durability the app asked for.
+  if (auto it = node.find("storePath"); it != node.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return Invalid("storePath must be a non-empty string");
+    }
+    const std::string& path = it->get_ref<const std::string&>();
+    if (path.find('\0') != std::string::npos) return Invalid("storePath must not contain NUL");
+    options.store_path = path;
+  }
 
   std::string dialect = "nim";
   SDS_RETURN_IF_ERROR(ExtString(node, "dialect", dialect));

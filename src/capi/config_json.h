@@ -5,6 +5,7 @@
 #ifndef SDS_CAPI_CONFIG_JSON_H_
 #define SDS_CAPI_CONFIG_JSON_H_
 
+#include <string>
 #include <string_view>
 
 #include "sds/config.h"
@@ -22,6 +23,9 @@ struct ManagerOptions {
   Duration periodic_sync_interval = std::chrono::seconds{30};
   bool extended_events = false;
   bool detailed_errors = false;
+  // "storePath": the SQLite file that holds every channel's state; empty:
+  // nothing is persisted.
+  std::string store_path;
 };
 
 // Parses `config_json` (empty: all defaults). `participant_id`, when not

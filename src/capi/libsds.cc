@@ -5,11 +5,13 @@
 // registry, so a handle that was cleaned up can never reach another manager,
 // even one allocated at the same address.
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -18,6 +20,8 @@
 #include "capi/manager.h"
 #include "capi/payloads.h"
 #include "libsds.h"
+#include "sds/log.h"
+#include "sds/sqlite_store.h"
 
 namespace sds::capi {
 namespace {
@@ -114,13 +118,49 @@ Request MakeRequest(const char* name, SdsCallBack callback, void* user_data) {
   return request;
 }
 
+// With a store, a channel saved by an earlier manager is loaded on its first
+// use. Wrap and Unwrap do that themselves; MarkDependenciesMet only looks at
+// channels in memory, so it is loaded here, and given up again when the store
+// knew nothing of it (nim-sds's reInvalidArgument for an unknown channel).
+sds::Status LoadStoredChannel(Manager& m, const sds::ChannelId& channel) {
+  ReliabilityManager& engine = m.engine();
+  if (m.options().store_path.empty() || engine.HasChannel(channel)) return sds::Status::Ok();
+  sds::Status loaded = engine.EnsureChannel(channel);
+  if (!loaded.ok()) return loaded;  // kPersistence, or an id / limit the engine refuses
+  if (engine.Lamport(channel).value_or(0) == 0 && engine.History(channel).empty() &&
+      engine.OutgoingBuffer(channel).empty() && engine.IncomingBuffer(channel).empty()) {
+    return engine.RemoveChannel(channel);  // drops nothing from the store
+  }
+  return sds::Status::Ok();
+}
+
+// The engine for `options`: with "storePath", on the SQLite store, opened
+// here on the calling thread so that every reason it cannot be used (an
+// unwritable directory, a file that is not ours, one locked by another
+// manager, a newer schema) fails creation synchronously.
+Result<std::unique_ptr<ReliabilityManager>> CreateEngine(const ManagerOptions& options) {
+  if (options.store_path.empty()) return ReliabilityManager::Create(options.config);
+  auto store = SqliteStore::Open(options.store_path);
+  if (!store.ok()) return store.status();
+  auto engine = ReliabilityManager::Create(options.config, std::move(*store));
+  if (!engine.ok()) return engine.status();
+  // Store failures the engine survives (a save that will be retried with the
+  // next one) have no caller to return to; nim-sds logs them too.
+  (*engine)->SetLogger([](LogLevel level, std::string_view message) {
+    if (level < LogLevel::kWarning) return;
+    std::fprintf(stderr, "libsds %s: %.*s\n", LogLevelName(level), static_cast<int>(message.size()),
+                 message.data());
+  });
+  return engine;
+}
+
 void* CreateManager(const char* participant_id, const char* config_json, SdsCallBack callback,
                     void* user_data) {
   if (callback == nullptr) return nullptr;
   try {
     auto options =
         ParseManagerOptions(participant_id ? participant_id : "", config_json ? config_json : "");
-    auto engine = options.ok() ? ReliabilityManager::Create(options->config)
+    auto engine = options.ok() ? CreateEngine(*options)
                                : Result<std::unique_ptr<ReliabilityManager>>(options.status());
     if (!engine.ok()) {
       const std::string text = "Failed creating reliability manager: " + engine.status().message();
@@ -197,7 +237,9 @@ SDS_EXPORT int SdsResetReliabilityManager(void* ctx, SdsCallBack callback, void*
   return Guard(callback, userData, [&] {
     auto request = MakeRequest("RESET_RELIABILITY_MANAGER", callback, userData);
     request.run = [](Manager& m, Timestamp) -> Result<std::string> {
-      m.engine().Reset();
+      // A channel the store could not drop is kept: rePersistenceError.
+      sds::Status status = m.engine().TryReset();
+      if (!status.ok()) return status;
       return std::string();
     };
     return Dispatch(ctx, std::move(request));
@@ -263,6 +305,7 @@ SDS_EXPORT int SdsMarkDependenciesMet(void* ctx, char** messageIDs, size_t count
     auto request = MakeRequest("MARK_DEPENDENCIES_MET", callback, userData);
     request.run = [ids = std::move(ids), channel = std::string(channelId)](
                       Manager& m, Timestamp now) -> Result<std::string> {
+      SDS_RETURN_IF_ERROR(sds::capi::LoadStoredChannel(m, channel));
       sds::Status status = m.engine().MarkDependenciesMet(channel, ids, now);
       if (!status.ok()) return status;
       return std::string();

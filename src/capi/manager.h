@@ -65,6 +65,7 @@ class Manager {
 
   // ---- Worker thread only (from Request::run) ---------------------------
   ReliabilityManager& engine() { return *engine_; }
+  const ManagerOptions& options() const { return options_; }
   // Starts the periodic work: periodic_sync at once and every interval, and
   // the engine's deadlines (a first Tick now, as nim-sds's loops run their
   // first pass at once).

@@ -164,7 +164,15 @@ TEST(CApiConfig, EmptyGivesNimDefaults) {
     EXPECT_EQ(options->periodic_sync_interval, std::chrono::seconds(30));
     EXPECT_FALSE(options->extended_events);
     EXPECT_FALSE(options->detailed_errors);
+    EXPECT_EQ(options->store_path, "");  // nothing persisted
   }
+}
+
+TEST(CApiConfig, StorePath) {
+  auto options = ParseManagerOptions("", R"({"storePath": "/var/lib/app/sds.db"})");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->store_path, "/var/lib/app/sds.db");
+  EXPECT_EQ(options->config.dialect, Dialect::kNim);  // nothing else changes
 }
 
 TEST(CApiConfig, NimKeys) {
@@ -260,8 +268,10 @@ TEST(CApiConfig, Errors) {
     const char* message;
   };
   const Case cases[] = {
-      {R"({"storePath": "/var/lib/app/sds.db"})",
-       "storePath needs the SQLite store, not built yet"},
+      {R"({"storePath": ""})", "storePath must be a non-empty string"},
+      {R"({"storePath": 7})", "storePath must be a non-empty string"},
+      {R"({"storePath": null})", "storePath must be a non-empty string"},
+      {R"({"storePath": "a\u0000b"})", "storePath must not contain NUL"},
       {"{", "invalid JSON"},
       {"[]", "config must be a JSON object"},
       {"42", "config must be a JSON object"},

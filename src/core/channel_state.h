@@ -144,10 +144,10 @@ struct PersistState {
 
 struct ChannelState {
   ChannelState(ChannelId id, int64_t bloom_capacity, double bloom_error_rate, Dialect dialect,
-               size_t delivered_window)
+               BloomRollOver roll_over, size_t delivered_window)
       : channel_id(std::move(id)),
         delivered(delivered_window),
-        bloom(bloom_capacity, bloom_error_rate, dialect) {}
+        bloom(bloom_capacity, bloom_error_rate, dialect, roll_over) {}
 
   ChannelId channel_id;
   LamportTime lamport = 0;

@@ -81,9 +81,9 @@ Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const Channel
         "limits.max_channels (" + std::to_string(config_.limits.max_channels) + ") channels exist");
   }
   size_t window = std::max(config_.dedup_window, config_.max_message_history);
-  auto channel =
-      std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
-                                     config_.bloom_filter_error_rate, config_.dialect, window);
+  auto channel = std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
+                                                config_.bloom_filter_error_rate, config_.dialect,
+                                                config_.bloom_roll_over, window);
   if (store_) SDS_RETURN_IF_ERROR(LoadChannelState(*channel));
   ChannelState* raw = channel.get();
   channels_.emplace(channel_id, std::move(channel));

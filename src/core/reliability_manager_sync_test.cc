@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -482,6 +484,31 @@ TEST(DeliberateDifferences, MarkDependenciesMetCountsAsDeliveredDiffersFromNim) 
   // nim-sds: reInvalidArgument.
   EXPECT_EQ(m->MarkDependenciesMet("unknown", ids, kT0).code(), ErrorCode::kUnknownChannel);
   EXPECT_FALSE(m->HasChannel("unknown"));
+}
+
+// nim-sds's filter grows at its first roll-over (and so does every message
+// after it); by default the engine keeps the geometry and the size.
+TEST(DeliberateDifferences, BloomRollOverKeepsMessageSizeDiffersFromNim) {
+  for (BloomRollOver roll_over : {BloomRollOver::kFixedGeometry, BloomRollOver::kNimSds}) {
+    Config config = NimConfig("alice");
+    config.bloom_filter_capacity = 100;
+    config.bloom_filter_error_rate = 0.01;
+    config.max_causal_history = 0;  // only the filter varies in size
+    config.bloom_roll_over = roll_over;
+    auto m = Make(config);
+    const size_t first = MustWrap(*m, "m000", kT0).size();
+    size_t last = 0;
+    for (int i = 1; i < 150; ++i) {
+      char id[8];
+      std::snprintf(id, sizeof id, "m%03d", i);
+      last = MustWrap(*m, id, kT0).size();
+    }
+    if (roll_over == BloomRollOver::kFixedGeometry) {
+      EXPECT_EQ(last, first);
+    } else {
+      EXPECT_GT(last, first);  // capacity 120 after the roll-over
+    }
+  }
 }
 
 // ---- SDS-R re-arming ----------------------------------------------------------------------
