@@ -306,6 +306,17 @@ void ReliabilityManager::Impl::AddToHistory(ChannelState& channel, const Message
 
 // ---- Receiving ----------------------------------------------------------------------------
 
+namespace {
+constexpr std::string_view kRepairDisabledMessage =
+    "SDS-R repair is disabled because no participant_id is configured: missing messages are "
+    "not requested from peers and peers' requests are not answered";
+}  // namespace
+
+void ReliabilityManager::Impl::SetLogger(LogCallback logger) {
+  log_ = std::move(logger);
+  if (log_ && !config_.repair_enabled()) log_(LogLevel::kInfo, kRepairDisabledMessage);
+}
+
 BloomParseLimits ReliabilityManager::Impl::BloomLimits() const {
   BloomParseLimits limits;
   limits.max_bytes = config_.limits.decode.max_bloom_bytes;
@@ -499,7 +510,13 @@ void ReliabilityManager::Impl::BufferIncoming(ChannelState& channel, DecodedMess
 void ReliabilityManager::Impl::RequestRepairs(ChannelState& channel,
                                               const std::vector<HistoryEntry>& missing,
                                               Timestamp now) {
-  if (!config_.repair_enabled()) return;
+  if (!config_.repair_enabled()) {
+    if (!reported_repair_disabled_ && log_) {
+      reported_repair_disabled_ = true;
+      log_(LogLevel::kWarning, kRepairDisabledMessage);
+    }
+    return;
+  }
   for (const HistoryEntry& dep : missing) {
     if (channel.outgoing_repair.count(dep.message_id) != 0) continue;
     // Held in the incoming buffer (waiting for its own dependencies): asking

@@ -21,7 +21,7 @@ class ReliabilityManager::Impl {
  public:
   Impl(const Config& config, std::shared_ptr<Store> store);
 
-  void SetLogger(LogCallback logger) { log_ = std::move(logger); }
+  void SetLogger(LogCallback logger);
   Status TryReset();
 
   const Config& config() const { return config_; }
@@ -76,9 +76,9 @@ class ReliabilityManager::Impl {
                                  std::optional<ByteSpan> content, Timestamp now);
 
   void ReviewAcknowledgements(internal::ChannelState& channel, const DecodedMessage& decoded);
-  void HandleRepairRequests(internal::ChannelState& channel, const Message& message,
-                            Timestamp now);
-  void AddToHistory(internal::ChannelState& channel, const MessageId& id, internal::HistoryRecord record);
+  void HandleRepairRequests(internal::ChannelState& channel, const Message& message, Timestamp now);
+  void AddToHistory(internal::ChannelState& channel, const MessageId& id,
+                    internal::HistoryRecord record);
   // Delivers a message whose dependencies are all met, then everything it unblocks.
   void DeliverAndCascade(internal::ChannelState& channel, DecodedMessage decoded);
   void ResolveDependency(internal::ChannelState& channel, const MessageId& id,
@@ -137,6 +137,7 @@ class ReliabilityManager::Impl {
 
   std::shared_ptr<Store> store_;
   LogCallback log_;
+  bool reported_repair_disabled_ = false;  // said once per manager, at the first gap
   int persist_depth_ = 0;
 
   Config config_;

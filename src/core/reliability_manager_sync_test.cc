@@ -511,6 +511,28 @@ TEST(DeliberateDifferences, BloomRollOverKeepsMessageSizeDiffersFromNim) {
   }
 }
 
+// An empty participant id disables SDS-R: the logger is told so when it is
+// set, and warned once when a gap goes unrequested.
+TEST(DeliberateDifferences, DisabledRepairIsReportedNotSilent) {
+  Config config;  // no participant id
+  auto m = Make(config);
+  std::vector<std::pair<LogLevel, std::string>> logged;
+  m->SetLogger([&](LogLevel level, std::string_view text) {
+    logged.emplace_back(level, std::string(text));
+  });
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0].first, LogLevel::kInfo);
+  EXPECT_NE(logged[0].second.find("SDS-R repair is disabled"), std::string::npos);
+  for (int i = 0; i < 2; ++i) {
+    MustUnwrapOutcome(
+        *m, Wire({.id = "b" + std::to_string(i), .lamport = 2, .causal = {E("gap", "alice")}}),
+        kT0);
+  }
+  ASSERT_EQ(logged.size(), 2u);  // once, not per message
+  EXPECT_EQ(logged[1].first, LogLevel::kWarning);
+  EXPECT_TRUE(State(*m).outgoing_repair.empty());
+}
+
 // ---- SDS-R re-arming ----------------------------------------------------------------------
 
 class DeliberateDifferencesRepairRearm : public ::testing::Test {
