@@ -99,8 +99,8 @@ class ReliabilityManager {
   Status TryReset();
 
   // Where the library reports what it cannot return (store failures). Silent
-  // by default. Without a participant id it says at once, and again as a
-  // warning at the first missing message, that SDS-R repair is disabled.
+  // by default. Without a participant id it says at once, and again at the
+  // first missing message, that SDS-R repair is disabled (level kInfo).
   void SetLogger(LogCallback logger);
 
   void SetRetrievalHintProvider(RetrievalHintProvider provider);

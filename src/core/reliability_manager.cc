@@ -513,7 +513,8 @@ void ReliabilityManager::Impl::RequestRepairs(ChannelState& channel,
   if (!config_.repair_enabled()) {
     if (!reported_repair_disabled_ && log_) {
       reported_repair_disabled_ = true;
-      log_(LogLevel::kWarning, kRepairDisabledMessage);
+      // Informational: an empty id is a valid choice (nim-sds's C API makes it).
+      log_(LogLevel::kInfo, kRepairDisabledMessage);
     }
     return;
   }

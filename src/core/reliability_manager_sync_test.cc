@@ -512,7 +512,7 @@ TEST(DeliberateDifferences, BloomRollOverKeepsMessageSizeDiffersFromNim) {
 }
 
 // An empty participant id disables SDS-R: the logger is told so when it is
-// set, and warned once when a gap goes unrequested.
+// set, and once more when a gap goes unrequested.
 TEST(DeliberateDifferences, DisabledRepairIsReportedNotSilent) {
   Config config;  // no participant id
   auto m = Make(config);
@@ -529,7 +529,7 @@ TEST(DeliberateDifferences, DisabledRepairIsReportedNotSilent) {
         kT0);
   }
   ASSERT_EQ(logged.size(), 2u);  // once, not per message
-  EXPECT_EQ(logged[1].first, LogLevel::kWarning);
+  EXPECT_EQ(logged[1].first, LogLevel::kInfo);
   EXPECT_TRUE(State(*m).outgoing_repair.empty());
 }
 
