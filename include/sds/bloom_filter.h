@@ -181,6 +181,7 @@ class RollingBloomFilter {
   BloomRollOver roll_over_;
   int64_t rebuild_above_;  // more ids than this trigger Clean
   std::deque<std::string> messages_;
+  std::deque<BloomKey> keys_;  // the hashes of messages_, in step
 };
 
 }  // namespace sds

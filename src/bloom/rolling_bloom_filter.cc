@@ -51,8 +51,10 @@ RollingBloomFilter::RollingBloomFilter(int64_t capacity, double error_rate, Dial
       rebuild_above_(roll_over == BloomRollOver::kNimSds ? max_capacity_ : capacity_) {}
 
 void RollingBloomFilter::Add(std::string_view id) {
-  filter_.Insert(id);
+  const BloomKey key = MakeBloomKey(filter_.dialect(), id);
+  filter_.Insert(key);
   messages_.emplace_back(id);
+  keys_.push_back(key);
   if (static_cast<int64_t>(messages_.size()) > rebuild_above_) Clean();
 }
 
@@ -67,7 +69,10 @@ void RollingBloomFilter::Clean() {
 
   const size_t keep = static_cast<size_t>(std::max<int64_t>(min_capacity_, 0));
   messages_.erase(messages_.begin(), messages_.end() - static_cast<std::ptrdiff_t>(keep));
-  for (const std::string& id : messages_) rebuilt.Insert(id);
+  keys_.erase(keys_.begin(), keys_.end() - static_cast<std::ptrdiff_t>(keep));
+  // The kept ids' hashes were computed when they were added: a rebuild only
+  // sets bits, it does not hash thousands of ids again.
+  for (const BloomKey& key : keys_) rebuilt.Insert(key);
   filter_ = std::move(rebuilt);
 }
 

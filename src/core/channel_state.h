@@ -19,6 +19,7 @@
 #include <list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -74,10 +75,13 @@ struct IncomingRepairEntry {
 class BoundedIdSet {
  public:
   explicit BoundedIdSet(size_t capacity) : capacity_(capacity) {}
-  bool Contains(const MessageId& id) const { return ids_.count(id) != 0; }
+  bool Contains(std::string_view id) const { return ids_.count(id) != 0; }
   void Insert(const MessageId& id) {
-    if (!ids_.insert(id).second) return;
+    if (Contains(id)) return;
+    // One copy of each id, in the deque; the set views it. Elements of a
+    // deque keep their address when others are pushed or popped at the ends.
     order_.push_back(id);
+    ids_.insert(order_.back());
     while (order_.size() > capacity_) {
       ids_.erase(order_.front());
       order_.pop_front();
@@ -87,7 +91,7 @@ class BoundedIdSet {
 
  private:
   size_t capacity_;
-  std::unordered_set<MessageId> ids_;
+  std::unordered_set<std::string_view> ids_;
   std::deque<MessageId> order_;
 };
 
