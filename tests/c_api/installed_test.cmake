@@ -2,8 +2,8 @@
 # against only what was installed (libsds.h and libsds.so, found through
 # pkg-config's sds.pc) and runs it: what an app that swaps in our libsds gets.
 #
-#   cmake -DBUILD_DIR=... -DSOURCE=... -DPREFIX=... -DCC=... -P installed_test.cmake
-foreach(var BUILD_DIR SOURCE PREFIX CC)
+#   cmake -DBUILD_DIR=... -DSOURCE=... -DHARNESS=... -DPREFIX=... -DCC=... -P installed_test.cmake
+foreach(var BUILD_DIR SOURCE HARNESS PREFIX CC)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "installed_test.cmake needs -D${var}=...")
   endif()
@@ -32,7 +32,7 @@ separate_arguments(flags UNIX_COMMAND "${flags}")
 get_filename_component(lib_dir "${pc_dir}" DIRECTORY)
 
 set(program "${PREFIX}/c_api_installed_test")
-execute_process(COMMAND "${CC}" -std=c99 -pedantic -Wall -Werror "${SOURCE}" ${flags} -lpthread
+execute_process(COMMAND "${CC}" -std=c99 -pedantic -Wall -Werror "${SOURCE}" "${HARNESS}" ${flags} -lpthread
                         "-Wl,-rpath,${lib_dir}" -o "${program}"
                 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
