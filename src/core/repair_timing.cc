@@ -29,14 +29,30 @@ std::string Concat(std::string_view a, std::string_view b) {
 
 uint64_t NimMagnitude(std::string_view s) { return Magnitude(NimStringHash(s)); }
 
+// The two dialects share these formulas and differ only in the 64-bit hash
+// they feed them.
+
+// t_min + h mod (t_max - t_min); t_min when the window is empty.
+Duration OffsetInWindow(uint64_t h, Duration t_min, Duration t_max) {
+  int64_t range = (t_max - t_min).count();
+  if (range <= 0) return t_min;
+  return t_min + Duration(static_cast<int64_t>(h % static_cast<uint64_t>(range)));
+}
+
+// h(p + m) mod groups == h(s + m) mod groups; true for groups <= 1.
+template <typename Hash>
+bool SameResponseGroup(Hash hash, std::string_view participant_id, std::string_view sender_id,
+                       std::string_view message_id, int64_t groups) {
+  if (groups <= 1) return true;
+  uint64_t n = static_cast<uint64_t>(groups);
+  return hash(Concat(participant_id, message_id)) % n == hash(Concat(sender_id, message_id)) % n;
+}
+
 }  // namespace
 
 Duration NimRequestDelay(std::string_view participant_id, std::string_view message_id,
                          Duration t_min, Duration t_max) {
-  int64_t range = (t_max - t_min).count();
-  if (range <= 0) return t_min;
-  uint64_t h = NimMagnitude(Concat(participant_id, message_id));
-  return t_min + Duration(static_cast<int64_t>(h % static_cast<uint64_t>(range)));
+  return OffsetInWindow(NimMagnitude(Concat(participant_id, message_id)), t_min, t_max);
 }
 
 Duration NimResponseDelay(std::string_view participant_id, std::string_view sender_id,
@@ -50,10 +66,7 @@ Duration NimResponseDelay(std::string_view participant_id, std::string_view send
 
 bool NimInResponseGroup(std::string_view participant_id, std::string_view sender_id,
                         std::string_view message_id, int64_t groups) {
-  if (groups <= 1) return true;
-  uint64_t n = static_cast<uint64_t>(groups);
-  return NimMagnitude(Concat(participant_id, message_id)) % n ==
-         NimMagnitude(Concat(sender_id, message_id)) % n;
+  return SameResponseGroup(NimMagnitude, participant_id, sender_id, message_id, groups);
 }
 
 uint64_t SpecHash(std::string_view s) {
@@ -66,10 +79,7 @@ uint64_t SpecHash(std::string_view s) {
 
 Duration SpecRequestDelay(std::string_view participant_id, std::string_view message_id,
                           Duration t_min, Duration t_max) {
-  int64_t range = (t_max - t_min).count();
-  if (range <= 0) return t_min;
-  uint64_t h = SpecHash(Concat(participant_id, message_id));
-  return t_min + Duration(static_cast<int64_t>(h % static_cast<uint64_t>(range)));
+  return OffsetInWindow(SpecHash(Concat(participant_id, message_id)), t_min, t_max);
 }
 
 Duration SpecResponseDelay(std::string_view participant_id, std::string_view sender_id,
@@ -82,10 +92,7 @@ Duration SpecResponseDelay(std::string_view participant_id, std::string_view sen
 
 bool SpecInResponseGroup(std::string_view participant_id, std::string_view sender_id,
                          std::string_view message_id, int64_t groups) {
-  if (groups <= 1) return true;
-  uint64_t n = static_cast<uint64_t>(groups);
-  return SpecHash(Concat(participant_id, message_id)) % n ==
-         SpecHash(Concat(sender_id, message_id)) % n;
+  return SameResponseGroup(SpecHash, participant_id, sender_id, message_id, groups);
 }
 
 Duration TruncatedExponentialDelay(double unit, int64_t group_size, Duration t_min,
@@ -105,11 +112,11 @@ Duration RequestDelay(const Config& config, std::string_view message_id) {
   if (config.repair_request_timer == RepairRequestTimer::kTruncatedExponential) {
     std::string key = Concat(self, message_id);
     // 53 uniform bits from the dialect's hash give a draw in [0, 1).
-    uint64_t bits = config.dialect == Dialect::kNim ? Magnitude(NimStringHash(key)) << 1
-                                                    : SpecHash(key);
+    uint64_t bits =
+        config.dialect == Dialect::kNim ? Magnitude(NimStringHash(key)) << 1 : SpecHash(key);
     double unit = static_cast<double>(bits >> 11) * 0x1.0p-53;
-    return TruncatedExponentialDelay(unit, config.repair_group_size_estimate,
-                                     config.repair_t_min, config.repair_t_max);
+    return TruncatedExponentialDelay(unit, config.repair_group_size_estimate, config.repair_t_min,
+                                     config.repair_t_max);
   }
   return config.dialect == Dialect::kNim
              ? NimRequestDelay(self, message_id, config.repair_t_min, config.repair_t_max)
@@ -120,8 +127,7 @@ Duration ResponseDelay(const Config& config, std::string_view sender_id,
                        std::string_view message_id) {
   return config.dialect == Dialect::kNim
              ? NimResponseDelay(config.participant_id, sender_id, message_id, config.repair_t_max)
-             : SpecResponseDelay(config.participant_id, sender_id, message_id,
-                                 config.repair_t_max);
+             : SpecResponseDelay(config.participant_id, sender_id, message_id, config.repair_t_max);
 }
 
 bool InResponseGroup(const Config& config, std::string_view sender_id,
