@@ -43,11 +43,11 @@ using RetrievalHintProvider =
 
 // What Unwrap did with a message.
 enum class UnwrapOutcome : uint8_t {
-  kDelivered,   // delivered now (MessageReady queued), maybe with others it unblocked
-  kBuffered,    // waiting for `missing_dependencies` (MissingDependencies queued)
-  kDuplicate,   // already delivered or buffered: nothing delivered again
-  kSync,        // a sync message: acknowledgements processed, nothing delivered
-  kEphemeral,   // an ephemeral message: delivered at once (MessageReady queued)
+  kDelivered,  // delivered now (MessageReady queued), maybe with others it unblocked
+  kBuffered,   // waiting for `missing_dependencies` (MissingDependencies queued)
+  kDuplicate,  // already delivered or buffered: nothing delivered again
+  kSync,       // a sync message: acknowledgements processed, nothing delivered
+  kEphemeral,  // an ephemeral message: delivered at once (MessageReady queued)
 };
 
 struct UnwrapResult {
@@ -79,8 +79,9 @@ class ReliabilityManager {
   // ---- Channels ------------------------------------------------------------
   // Creates the channel if it does not exist. Channels are also created on
   // first use by Wrap and Unwrap. With a store the channel's saved state is
-  // loaded first; kPersistence (and no channel) if loading fails. kInvalidArgument for an empty or overlong
-  // id; kInvalidArgument when Limits::max_channels channels exist.
+  // loaded first; kPersistence (and no channel) if loading fails.
+  // kInvalidArgument for an empty or overlong id, or when
+  // Limits::max_channels channels exist.
   Status EnsureChannel(const ChannelId& channel_id);
   // Forgets the channel and everything in it. Buffered messages are reported
   // as MessageDropped. Removing an unknown channel is not an error. With a
@@ -107,8 +108,7 @@ class ReliabilityManager {
   // Records the retrieval hint of a delivered message (e.g. once the transport
   // knows the hash of a message we sent). kUnknownChannel / kInvalidArgument
   // if the channel or message is not known.
-  Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
-                          Bytes hint);
+  Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id, Bytes hint);
 
   // ---- Sending -------------------------------------------------------------
   // Wraps `content` as message `message_id` on `channel_id` and returns the
@@ -163,12 +163,10 @@ class ReliabilityManager {
   std::vector<MessageId> IncomingBuffer(const ChannelId& channel_id) const;
   bool BloomContains(const ChannelId& channel_id, const MessageId& message_id) const;
 
-  class Impl;
-
  private:
+  class Impl;
   explicit ReliabilityManager(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  friend class ReliabilityManagerTestPeer;
 };
 
 }  // namespace sds

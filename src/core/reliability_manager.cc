@@ -1,12 +1,14 @@
+// ReliabilityManager: channels, the Wrap / Unwrap entry points and the public
+// forwarding layer. The protocol rules they apply live in files named after
+// them: lamport.cc, delivery.cc, acknowledgement.cc, repair.cc, timers.cc.
 #include "sds/reliability_manager.h"
 
 #include <algorithm>
+#include <deque>
 #include <string>
-#include <unordered_set>
 #include <utility>
 
 #include "core/reliability_manager_impl.h"
-#include "core/repair_timing.h"
 #include "sds/codec.h"
 #include "wire/encode_with_bloom.h"
 
@@ -16,17 +18,6 @@ using internal::ChannelState;
 using internal::HistoryRecord;
 using internal::IncomingEntry;
 using internal::OutgoingEntry;
-
-namespace {
-
-Timestamp Earlier(Timestamp a, Timestamp b) { return a < b ? a : b; }
-
-LamportTime NowInLamportUnits(LamportUnit unit, Timestamp now) {
-  int64_t ms = UnixMillis(now);
-  return unit == LamportUnit::kSeconds ? ms / 1000 : ms;
-}
-
-}  // namespace
 
 ReliabilityManager::Impl::Impl(const Config& config, std::shared_ptr<Store> store)
     : store_(std::move(store)), config_(config) {
@@ -139,24 +130,6 @@ Status ReliabilityManager::Impl::SetRetrievalHint(const ChannelId& channel_id,
 
 // ---- Sending ------------------------------------------------------------------------------
 
-void ReliabilityManager::Impl::AdvanceLamportForSend(ChannelState& channel, Timestamp now) {
-  LamportTime clock = NowInLamportUnits(config_.lamport_unit, now);
-  if (config_.dialect == Dialect::kNim) {
-    channel.lamport = std::max(clock, channel.lamport) + 1;  // nim-sds
-  } else {
-    channel.lamport = std::max(clock, channel.lamport + 1);  // the specification
-  }
-}
-
-void ReliabilityManager::Impl::AdvanceLamportForReceive(ChannelState& channel,
-                                                        LamportTime received) {
-  if (config_.dialect == Dialect::kNim) {
-    channel.lamport = std::max(received, channel.lamport) + 1;
-  } else {
-    channel.lamport = std::max(received, channel.lamport);
-  }
-}
-
 std::vector<HistoryEntry> ReliabilityManager::Impl::RecentCausalHistory(ChannelState& channel) {
   size_t count = std::min(config_.max_causal_history, channel.history_order.size());
   std::vector<HistoryEntry> entries;
@@ -171,31 +144,6 @@ std::vector<HistoryEntry> ReliabilityManager::Impl::RecentCausalHistory(ChannelS
     entries.push_back(HistoryEntry{id, record.retrieval_hint, record.sender_id});
   }
   return entries;
-}
-
-std::vector<HistoryEntry> ReliabilityManager::Impl::TakeDueRepairRequests(ChannelState& channel,
-                                                                          Timestamp now) {
-  std::vector<std::pair<Timestamp, MessageId>> due;
-  for (const auto& [id, entry] : channel.outgoing_repair) {
-    if (entry.deadline <= now) due.emplace_back(entry.deadline, id);
-  }
-  // Most overdue first; ties by id so the choice does not depend on hashing.
-  std::sort(due.begin(), due.end());
-  if (due.size() > config_.max_repair_requests) due.resize(config_.max_repair_requests);
-  std::vector<HistoryEntry> requests;
-  requests.reserve(due.size());
-  for (const auto& [deadline, id] : due) {
-    auto it = channel.outgoing_repair.find(id);
-    TouchOutgoingRepair(channel, id);
-    requests.push_back(it->second.entry);
-    if (++it->second.attempts >= config_.max_repair_attempts) {
-      channel.outgoing_repair.erase(it);
-    } else {
-      // Ask again only if no answer reached us within the longest T_resp.
-      it->second.deadline = now + config_.repair_t_max;
-    }
-  }
-  return requests;
 }
 
 SharedBytes ReliabilityManager::Impl::EncodeStateMessage(ChannelState& channel,
@@ -306,15 +254,9 @@ void ReliabilityManager::Impl::AddToHistory(ChannelState& channel, const Message
 
 // ---- Receiving ----------------------------------------------------------------------------
 
-namespace {
-constexpr std::string_view kRepairDisabledMessage =
-    "SDS-R repair is disabled because no participant_id is configured: missing messages are "
-    "not requested from peers and peers' requests are not answered";
-}  // namespace
-
 void ReliabilityManager::Impl::SetLogger(LogCallback logger) {
   log_ = std::move(logger);
-  if (log_ && !config_.repair_enabled()) log_(LogLevel::kInfo, kRepairDisabledMessage);
+  if (log_ && !config_.repair_enabled()) log_(LogLevel::kInfo, internal::kRepairDisabledMessage);
 }
 
 BloomParseLimits ReliabilityManager::Impl::BloomLimits() const {
@@ -352,187 +294,6 @@ Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded)
     }
   }
   return Status::Ok();
-}
-
-void ReliabilityManager::Impl::ReviewAcknowledgements(ChannelState& channel,
-                                                      const DecodedMessage& decoded) {
-  if (channel.outgoing.empty()) return;
-  const Message& message = decoded.message;
-
-  std::optional<PeerBloomView> bloom;
-  if (message.bloom_filter && !message.bloom_filter->empty()) {
-    auto view = decoded.dialect == Dialect::kNim
-                    ? PeerBloomView::ParseNim(*message.bloom_filter, BloomLimits())
-                    : PeerBloomView::ParseSpec(*message.bloom_filter, spec_bloom_params_);
-    if (view.ok()) bloom = std::move(*view);
-  }
-  std::unordered_set<std::string_view> listed;
-  listed.reserve(message.causal_history.size());
-  for (const HistoryEntry& entry : message.causal_history) listed.insert(entry.message_id);
-
-  for (auto it = channel.outgoing.begin(); it != channel.outgoing.end();) {
-    bool acknowledged = listed.count(it->message_id) != 0;
-    if (!acknowledged && bloom) {
-      const BloomKey& key = bloom->dialect() == Dialect::kNim ? it->nim_key : it->spec_key;
-      if (bloom->Contains(key)) {
-        ++it->bloom_hits;
-        TouchOutgoing(channel, it->message_id);
-        if (it->bloom_hits >= config_.bloom_ack_threshold) {
-          acknowledged = true;
-        } else {
-          events_.push_back(
-              MessagePossiblyAcknowledged{channel.channel_id, it->message_id, it->bloom_hits});
-        }
-      }
-    }
-    if (acknowledged) {
-      events_.push_back(MessageAcknowledged{channel.channel_id, it->message_id});
-      TouchOutgoing(channel, it->message_id);
-      channel.outgoing_index.erase(it->message_id);
-      it = channel.outgoing.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
-void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const Message& message,
-                                                    Timestamp now) {
-  for (const HistoryEntry& request : message.repair_request) {
-    // Someone else already asks: ours would be redundant unless that request
-    // goes unanswered, so wait as long as an answer may take.
-    if (auto own = channel.outgoing_repair.find(request.message_id);
-        own != channel.outgoing_repair.end()) {
-      TouchOutgoingRepair(channel, request.message_id);
-      if (config_.max_repair_attempts <= 1) {
-        channel.outgoing_repair.erase(own);
-      } else {
-        own->second.deadline = std::max(own->second.deadline, now + config_.repair_t_max);
-      }
-    }
-    if (!config_.repair_enabled() || request.sender_id.empty()) continue;
-    auto record = channel.history.find(request.message_id);
-    if (record == channel.history.end() || record->second.wire.empty()) continue;
-    if (!repair::InResponseGroup(config_, request.sender_id, request.message_id)) continue;
-    // Already queued: the first T_resp stands (nim-sds restarts it, so that
-    // repeated requests could postpone the answer indefinitely).
-    if (channel.incoming_repair.count(request.message_id) != 0) continue;
-    if (channel.incoming_repair.size() >= config_.limits.max_repair_buffer) {
-      continue;  // bounded: a flood of requests cannot make us queue a storm
-    }
-    Timestamp deadline =
-        now + repair::ResponseDelay(config_, request.sender_id, request.message_id);
-    channel.incoming_repair[request.message_id] =
-        internal::IncomingRepairEntry{request, record->second.wire, deadline};
-    TouchIncomingRepair(channel, request.message_id);
-  }
-}
-
-void ReliabilityManager::Impl::DeliverOne(ChannelState& channel, DecodedMessage decoded) {
-  Message& message = decoded.message;
-  if (config_.dialect == Dialect::kSpec) {
-    AdvanceLamportForReceive(channel, *message.lamport_timestamp);
-  }
-  MessageReady ready;
-  ready.channel_id = channel.channel_id;
-  ready.message_id = message.message_id;
-  ready.sender_id = message.sender_id;
-  ready.kind = MessageKind::kContent;
-  ready.lamport_timestamp = *message.lamport_timestamp;
-  ready.wire = decoded.wire;
-  ready.content = message.content.value_or(ByteSpan());
-  AddToHistory(channel, message.message_id,
-               HistoryRecord{decoded.wire, message.sender_id, *message.lamport_timestamp, {}});
-  events_.push_back(std::move(ready));
-}
-
-void ReliabilityManager::Impl::ResolveDependency(ChannelState& channel, const MessageId& id,
-                                                 std::deque<DecodedMessage>& ready) {
-  auto waiting = channel.waiting_on.find(id);
-  if (waiting == channel.waiting_on.end()) return;
-  std::vector<MessageId> dependents = std::move(waiting->second);
-  channel.waiting_on.erase(waiting);
-  for (const MessageId& dependent : dependents) {
-    auto entry = channel.incoming_index.find(dependent);
-    if (entry == channel.incoming_index.end()) continue;
-    IncomingEntry& incoming = *entry->second;
-    incoming.missing.erase(id);
-    TouchIncoming(channel, dependent);
-    if (incoming.missing.empty()) {
-      ready.push_back(std::move(channel.TakeIncoming(entry->second).decoded));
-    }
-  }
-}
-
-void ReliabilityManager::Impl::DeliverAndCascade(ChannelState& channel, DecodedMessage decoded) {
-  // Breadth-first: each delivered message releases its dependents in their
-  // arrival order, after itself.
-  std::deque<DecodedMessage> ready;
-  ready.push_back(std::move(decoded));
-  while (!ready.empty()) {
-    DecodedMessage next = std::move(ready.front());
-    ready.pop_front();
-    MessageId id = next.message.message_id;
-    DeliverOne(channel, std::move(next));
-    ResolveDependency(channel, id, ready);
-  }
-}
-
-void ReliabilityManager::Impl::DropIncoming(ChannelState& channel,
-                                            std::list<IncomingEntry>::iterator it,
-                                            std::string reason) {
-  MessageId id = it->decoded.message.message_id;
-  TouchIncoming(channel, id);
-  channel.TakeIncoming(it);
-  events_.push_back(MessageDropped{channel.channel_id, id, std::move(reason)});
-}
-
-void ReliabilityManager::Impl::BufferIncoming(ChannelState& channel, DecodedMessage decoded,
-                                              const std::vector<HistoryEntry>& missing,
-                                              Timestamp now) {
-  // Both bounds hold after the new message is in: oldest out first.
-  const size_t size = decoded.wire.size();
-  while (!channel.incoming.empty() &&
-         (channel.incoming.size() >= config_.limits.max_incoming_buffer ||
-          channel.incoming_bytes + size > config_.limits.max_incoming_buffer_bytes)) {
-    DropIncoming(channel, channel.incoming.begin(), "incoming buffer full");
-  }
-  const MessageId id = decoded.message.message_id;
-  IncomingEntry entry;
-  entry.decoded = std::move(decoded);
-  for (const HistoryEntry& dep : missing) entry.missing.insert(dep.message_id);
-  channel.PushIncoming(std::move(entry));
-  TouchIncoming(channel, id);
-  events_.push_back(MissingDependencies{channel.channel_id, id, missing});
-  RequestRepairs(channel, missing, now);
-}
-
-void ReliabilityManager::Impl::RequestRepairs(ChannelState& channel,
-                                              const std::vector<HistoryEntry>& missing,
-                                              Timestamp now) {
-  if (!config_.repair_enabled()) {
-    if (!reported_repair_disabled_ && log_) {
-      reported_repair_disabled_ = true;
-      // Informational: an empty id is a valid choice (nim-sds's C API makes it).
-      log_(LogLevel::kInfo, kRepairDisabledMessage);
-    }
-    return;
-  }
-  for (const HistoryEntry& dep : missing) {
-    if (channel.outgoing_repair.count(dep.message_id) != 0) continue;
-    // Held in the incoming buffer (waiting for its own dependencies): asking
-    // for it again would only make peers rebroadcast what we have.
-    if (channel.incoming_index.count(dep.message_id) != 0) continue;
-    if (channel.outgoing_repair.size() >= config_.limits.max_repair_buffer) break;
-    Timestamp deadline = now + repair::RequestDelay(config_, dep.message_id);
-    channel.outgoing_repair[dep.message_id] = internal::OutgoingRepairEntry{dep, deadline};
-    TouchOutgoingRepair(channel, dep.message_id);
-  }
-}
-
-void ReliabilityManager::Impl::ScheduleSync(ChannelState& channel, Timestamp now) {
-  if (config_.sync_message_interval <= Duration::zero() || channel.sync_due) return;
-  channel.sync_due = now + config_.sync_message_interval;
 }
 
 Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp now) {
@@ -579,18 +340,11 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   }
 
   // Seeing the message at all answers any repair of it, ours or a peer's.
-  if (channel.outgoing_repair.erase(message.message_id) != 0) {
-    TouchOutgoingRepair(channel, message.message_id);
-  }
-  if (channel.incoming_repair.erase(message.message_id) != 0) {
-    TouchIncomingRepair(channel, message.message_id);
-  }
+  CancelRepairs(channel, message.message_id);
 
   if (kind == MessageKind::kSync) {
     result.outcome = UnwrapOutcome::kSync;
-    if (config_.dialect == Dialect::kNim) {
-      AdvanceLamportForReceive(channel, *message.lamport_timestamp);
-    }
+    AdvanceLamportForReceive(channel, *message.lamport_timestamp, internal::ReceiveStage::kArrived);
     ReviewAcknowledgements(channel, decoded);
     HandleRepairRequests(channel, message, now);
     // A peer's sync lists what it delivered lately: a gap here that no later
@@ -618,9 +372,7 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   // Peers may stop resending once we hold the message, even before it is
   // deliverable: it enters our filter now.
   channel.bloom.Add(message.message_id);
-  if (config_.dialect == Dialect::kNim) {
-    AdvanceLamportForReceive(channel, *message.lamport_timestamp);
-  }
+  AdvanceLamportForReceive(channel, *message.lamport_timestamp, internal::ReceiveStage::kArrived);
   ReviewAcknowledgements(channel, decoded);
   HandleRepairRequests(channel, message, now);
   ScheduleSync(channel, now);
@@ -650,8 +402,7 @@ Status ReliabilityManager::Impl::MarkDependenciesMet(const ChannelId& channel_id
     if (!channel->bloom.Contains(id)) channel->bloom.Add(id);
     TouchDelivered(*channel, id);
     channel->delivered.Insert(id);
-    if (channel->outgoing_repair.erase(id) != 0) TouchOutgoingRepair(*channel, id);
-    if (channel->incoming_repair.erase(id) != 0) TouchIncomingRepair(*channel, id);
+    CancelRepairs(*channel, id);
     ResolveDependency(*channel, id, ready);
   }
   while (!ready.empty()) {
@@ -662,91 +413,7 @@ Status ReliabilityManager::Impl::MarkDependenciesMet(const ChannelId& channel_id
   return Status::Ok();
 }
 
-// ---- Time ---------------------------------------------------------------------------------
-
-void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now) {
-  // Outgoing buffer: ordered by last broadcast, so only the front can be due.
-  while (!channel.outgoing.empty() &&
-         channel.outgoing.front().last_broadcast + config_.resend_interval <= now) {
-    auto it = channel.outgoing.begin();
-    TouchOutgoing(channel, it->message_id);
-    if (it->resend_attempts < config_.max_resend_attempts) {
-      ++it->resend_attempts;
-      it->last_broadcast = now;
-      events_.push_back(
-          RebroadcastDue{channel.channel_id, it->message_id, it->wire, it->resend_attempts});
-      channel.outgoing.splice(channel.outgoing.end(), channel.outgoing, it);
-    } else {
-      events_.push_back(SendFailed{channel.channel_id, it->message_id, it->resend_attempts, false});
-      channel.outgoing_index.erase(it->message_id);
-      channel.outgoing.erase(it);
-    }
-  }
-
-  // SDS-R responses that nobody else sent first.
-  for (auto it = channel.incoming_repair.begin(); it != channel.incoming_repair.end();) {
-    if (it->second.deadline <= now) {
-      events_.push_back(RepairReady{channel.channel_id, it->first, it->second.wire});
-      TouchIncomingRepair(channel, it->first);
-      it = channel.incoming_repair.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  // SDS-R requests that found no message to ride on within T_max give up.
-  bool request_due = false;
-  for (auto it = channel.outgoing_repair.begin(); it != channel.outgoing_repair.end();) {
-    if (now - it->second.deadline > config_.repair_t_max) {
-      TouchOutgoingRepair(channel, it->first);
-      it = channel.outgoing_repair.erase(it);
-    } else {
-      request_due = request_due || it->second.deadline <= now;
-      ++it;
-    }
-  }
-
-  // A sync message when the channel was quiet, or to carry due repair requests.
-  if ((channel.sync_due && *channel.sync_due <= now) ||
-      (request_due && config_.repair_requests_in_sync_messages)) {
-    std::string sync_id = "sync-" + config_.participant_id + "-" +
-                          std::to_string(channel.sync_count + 1) + "-" +
-                          std::to_string(UnixMillis(now));
-    auto wire = MakeSyncMessage(channel.channel_id, sync_id, now);
-    if (wire.ok()) events_.push_back(SyncMessageReady{channel.channel_id, std::move(*wire)});
-  }
-}
-
-Timestamp ReliabilityManager::Impl::ChannelDeadline(const ChannelState& channel) const {
-  Timestamp next = kNoDeadline;
-  if (!channel.outgoing.empty()) {
-    next = channel.outgoing.front().last_broadcast + config_.resend_interval;
-  }
-  if (channel.sync_due) next = Earlier(next, *channel.sync_due);
-  for (const auto& [id, entry] : channel.incoming_repair) next = Earlier(next, entry.deadline);
-  for (const auto& [id, entry] : channel.outgoing_repair) {
-    // Due requests go out at their deadline in a sync message, so the expiry
-    // after T_max never comes first; when they wait for the application's
-    // next message instead, only the expiry is ours to schedule.
-    next = Earlier(next, config_.repair_requests_in_sync_messages
-                             ? entry.deadline
-                             : entry.deadline + config_.repair_t_max + Duration{1});
-  }
-  return next;
-}
-
-Timestamp ReliabilityManager::Impl::Tick(Timestamp now) {
-  for (auto& [id, channel] : channels_) {
-    PersistScope persist(this, channel.get());  // saves the channel only if it changed
-    TickChannel(*channel, now);
-  }
-  return NextDeadline();
-}
-
-Timestamp ReliabilityManager::Impl::NextDeadline() const {
-  Timestamp next = kNoDeadline;
-  for (const auto& [id, channel] : channels_) next = Earlier(next, ChannelDeadline(*channel));
-  return next;
-}
+// ---- Events -------------------------------------------------------------------------------
 
 std::optional<Event> ReliabilityManager::Impl::PollEvent() {
   if (events_.empty()) return std::nullopt;

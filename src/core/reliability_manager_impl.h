@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/channel_state.h"
@@ -16,6 +17,20 @@
 #include "sds/store.h"
 
 namespace sds {
+
+namespace internal {
+
+// When the receive side of the Lamport rule may apply (lamport.cc).
+enum class ReceiveStage : uint8_t {
+  kArrived,    // a new content message or a sync message was accepted
+  kDelivered,  // a content message was delivered (its dependencies are met)
+};
+
+inline constexpr std::string_view kRepairDisabledMessage =
+    "SDS-R repair is disabled because no participant_id is configured: missing messages are "
+    "not requested from peers and peers' requests are not answered";
+
+}  // namespace internal
 
 class ReliabilityManager::Impl {
  public:
@@ -66,19 +81,24 @@ class ReliabilityManager::Impl {
   // Everything that can reject a decoded message, before any state changes.
   Status ValidateReceived(const DecodedMessage& decoded) const;
 
-  void AdvanceLamportForSend(internal::ChannelState& channel, Timestamp now);
-  void AdvanceLamportForReceive(internal::ChannelState& channel, LamportTime received);
-  std::vector<HistoryEntry> RecentCausalHistory(internal::ChannelState& channel);
-  std::vector<HistoryEntry> TakeDueRepairRequests(internal::ChannelState& channel, Timestamp now);
   // Encodes a message of ours carrying the channel's state (Lamport already
   // advanced): causal history, bloom filter and due repair requests.
   SharedBytes EncodeStateMessage(internal::ChannelState& channel, const MessageId& message_id,
                                  std::optional<ByteSpan> content, Timestamp now);
-
-  void ReviewAcknowledgements(internal::ChannelState& channel, const DecodedMessage& decoded);
-  void HandleRepairRequests(internal::ChannelState& channel, const Message& message, Timestamp now);
+  std::vector<HistoryEntry> RecentCausalHistory(internal::ChannelState& channel);
   void AddToHistory(internal::ChannelState& channel, const MessageId& id,
                     internal::HistoryRecord record);
+
+  // ---- Lamport clock (lamport.cc) ----
+  void AdvanceLamportForSend(internal::ChannelState& channel, Timestamp now);
+  // The receive rule; each dialect applies it at one `stage` and ignores the other.
+  void AdvanceLamportForReceive(internal::ChannelState& channel, LamportTime received,
+                                internal::ReceiveStage stage);
+
+  // ---- Acknowledgements (acknowledgement.cc) ----
+  void ReviewAcknowledgements(internal::ChannelState& channel, const DecodedMessage& decoded);
+
+  // ---- Delivery and the incoming buffer (delivery.cc) ----
   // Delivers a message whose dependencies are all met, then everything it unblocks.
   void DeliverAndCascade(internal::ChannelState& channel, DecodedMessage decoded);
   void ResolveDependency(internal::ChannelState& channel, const MessageId& id,
@@ -86,13 +106,23 @@ class ReliabilityManager::Impl {
   void DeliverOne(internal::ChannelState& channel, DecodedMessage decoded);
   void BufferIncoming(internal::ChannelState& channel, DecodedMessage decoded,
                       const std::vector<HistoryEntry>& missing, Timestamp now);
-  // SDS-R: schedules requests for `missing` messages not already requested.
-  void RequestRepairs(internal::ChannelState& channel, const std::vector<HistoryEntry>& missing,
-                      Timestamp now);
   void DropIncoming(internal::ChannelState& channel,
                     std::list<internal::IncomingEntry>::iterator it, std::string reason);
-  void ScheduleSync(internal::ChannelState& channel, Timestamp now);
 
+  // ---- SDS-R (repair.cc) ----
+  // Schedules requests for `missing` messages not already requested.
+  void RequestRepairs(internal::ChannelState& channel, const std::vector<HistoryEntry>& missing,
+                      Timestamp now);
+  std::vector<HistoryEntry> TakeDueRepairRequests(internal::ChannelState& channel, Timestamp now);
+  // The message is here: nobody needs to ask for it or answer for it.
+  void CancelRepairs(internal::ChannelState& channel, const MessageId& id);
+  void HandleRepairRequests(internal::ChannelState& channel, const Message& message, Timestamp now);
+  // Sends due answers and expires stale requests; true if a request is due.
+  bool TickRepairs(internal::ChannelState& channel, Timestamp now);
+  Timestamp RepairDeadline(const internal::ChannelState& channel) const;
+
+  // ---- Timers (timers.cc) ----
+  void ScheduleSync(internal::ChannelState& channel, Timestamp now);
   void TickChannel(internal::ChannelState& channel, Timestamp now);
   Timestamp ChannelDeadline(const internal::ChannelState& channel) const;
 

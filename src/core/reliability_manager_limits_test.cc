@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "sds/bloom_filter.h"
 #include "sds/codec.h"
 #include "sds/config.h"
@@ -80,7 +80,7 @@ Snapshot Take(ReliabilityManager& m) {
   s.pending_events = m.PendingEventCount();
   s.deadline = m.NextDeadline();
   if (m.HasChannel(kCh)) {
-    auto& channel = ReliabilityManagerTestPeer::Channel(m, kCh);
+    auto& channel = internal::ChannelOf(m, kCh);
     s.outgoing_repair = channel.outgoing_repair.size();
     s.incoming_repair = channel.incoming_repair.size();
   }
@@ -167,10 +167,6 @@ TEST_F(ReliabilityManagerBadInput, ConfiguredSmallMaxLamport) {
 
 // Raising limits.max_lamport to INT64_MAX must not let 2^63 - 1 through:
 // the nim receive rule (max + 1) and both send rules would overflow.
-// ENGINE BUG: Config::Validate accepts limits.max_lamport = INT64_MAX and
-// Unwrap then accepts lamport 2^63 - 1 (the next nim receive or any send
-// overflows int64). Fix: Validate rejects max_lamport >= INT64_MAX (or
-// ValidateReceived also rejects INT64_MAX itself).
 TEST(ReliabilityManagerBadInputConfig, MaxLamportCannotAdmitInt64Max) {
   Config config = Config::ForDialect(Dialect::kSpec);
   config.limits.max_lamport = std::numeric_limits<int64_t>::max();
@@ -215,10 +211,6 @@ TEST_F(ReliabilityManagerBadInput, NimBloomWithBitsBeyondItsWordsRejected) {
 
 // nim-sds test_reliability #17: a filter that does not parse at all is
 // ignored (no acknowledgement), the message itself is delivered.
-// ENGINE BUG: ValidateReceived rejects every ParseNim failure, because ParseNim
-// reports "does not parse" and "hostile geometry" with the same code
-// (kDecodeBadBloomFilter); bytes 01 02 03 give kDecodeBadBloomFilter instead of
-// a delivery.
 TEST_F(ReliabilityManagerBadInput, UnparseableNimBloomIgnoredAndMessageDelivered) {
   auto result =
       m_->Unwrap(Wire({.id = "new", .lamport = 7, .bloom = Bytes{0x01, 0x02, 0x03}}), kT0);

@@ -17,7 +17,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "core/repair_timing.h"
 #include "sds/bloom_filter.h"
 #include "sds/codec.h"
@@ -184,11 +184,9 @@ TEST(DeliberateDifferences, OwnMessageEchoedBackIsDuplicate) {
 // Relays (Waku relay among them) hand a node its own broadcasts. Our own sync
 // message lists our own messages and carries our bloom filter, which holds
 // them: processing it acknowledges every unacknowledged message of ours.
-// ENGINE BUG: Unwrap processes an echoed own sync message (sender_id ==
-// config.participant_id) like a peer's: MessageAcknowledged for our own
-// messages, which then are never resent. The spec says receivers SHOULD ignore
-// messages whose sender_id is their own; sync ids are not in `delivered`, so
-// the content-message duplicate check does not catch them.
+// The spec says receivers SHOULD ignore messages whose sender_id is their
+// own; sync ids are not in `delivered`, so the content-message duplicate
+// check alone would not catch them.
 TEST(DeliberateDifferences, OwnSyncEchoedBackAcknowledgesNothing) {
   auto m = Make(NimConfig());
   MustWrap(*m, "m1", kT0);

@@ -23,7 +23,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "core/repair_timing.h"
 #include "sds/bloom_filter.h"
 #include "sds/codec.h"

@@ -13,7 +13,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "sds/codec.h"
 #include "sds/config.h"
 #include "sds/events.h"
@@ -66,7 +66,7 @@ class RepairBounds : public ::testing::Test {
     ASSERT_TRUE(m_->EnsureChannel(kCh).ok());
   }
 
-  internal::ChannelState& State() { return ReliabilityManagerTestPeer::Channel(*m_, kCh); }
+  internal::ChannelState& State() { return internal::ChannelOf(*m_, kCh); }
 
   void Receive(const Bytes& wire, Timestamp now = kT0) {
     auto result = m_->Unwrap(wire, now);

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "sds/codec.h"
 #include "sds/memory_store.h"
 #include "sds/reliability_manager.h"
@@ -82,7 +82,7 @@ class PersistenceTest : public ::testing::Test {
   void Restart() { Start(); }
 
   ReliabilityManager& m() { return *manager_; }
-  internal::ChannelState& State() { return ReliabilityManagerTestPeer::Channel(m(), kCh); }
+  internal::ChannelState& State() { return internal::ChannelOf(m(), kCh); }
 
   // What the store holds for the channel.
   ChannelData Stored(const ChannelId& ch = kCh) {

@@ -24,7 +24,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "sds/codec.h"
 #include "sds/config.h"
 #include "sds/events.h"
@@ -538,7 +538,7 @@ TEST_F(WakuInteropTest, JsAnswersOurRepairRequestMadeAtTheSameTReq) {
   std::optional<UnwrapResult> early = OurReceive(after);
   ASSERT_TRUE(early.has_value());
   ASSERT_EQ(early->outcome, UnwrapOutcome::kBuffered);
-  auto& repairs = ReliabilityManagerTestPeer::Channel(*ours_, kChannel).outgoing_repair;
+  auto& repairs = internal::ChannelOf(*ours_, kChannel).outgoing_repair;
   ASSERT_EQ(repairs.count(lost_id), 1u);
   EXPECT_EQ(UnixMillis(repairs.at(lost_id).deadline), js_t_req);
   ours_->TakeEvents();
@@ -575,8 +575,7 @@ TEST_F(WakuInteropTest, JsAnswersOurRepairRequestMadeAtTheSameTReq) {
   EXPECT_EQ(repaired->outcome, UnwrapOutcome::kDelivered);
   EXPECT_THAT(OurEvents().ready, ElementsAre(lost_id, PayloadId("two")));
   EXPECT_THAT(ours_->IncomingBuffer(kChannel), IsEmpty());
-  EXPECT_EQ(ReliabilityManagerTestPeer::Channel(*ours_, kChannel).outgoing_repair.count(lost_id),
-            0u);
+  EXPECT_EQ(internal::ChannelOf(*ours_, kChannel).outgoing_repair.count(lost_id), 0u);
 }
 
 // SDS-R, a third participant (dave, on @waku/sds) missing a JS message that
@@ -609,7 +608,7 @@ TEST_F(WakuInteropTest, WeAnswerAThirdPartysRepairRequestAtTheSameTResp) {
   const int64_t js_t_resp = mirror["repairResponses"][0].value("tResp", int64_t{0});
 
   ASSERT_TRUE(OurReceive(request).has_value());
-  auto& responses = ReliabilityManagerTestPeer::Channel(*ours_, kChannel).incoming_repair;
+  auto& responses = internal::ChannelOf(*ours_, kChannel).incoming_repair;
   ASSERT_EQ(responses.count(lost_id), 1u);
   EXPECT_EQ(UnixMillis(responses.at(lost_id).deadline), js_t_resp);
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "core/repair_timing.h"
 #include "sds/codec.h"
 #include "sds/config.h"
@@ -161,7 +161,7 @@ class OneLoss {
   int response_groups() const { return response_groups_; }
 
   bool PendingResponse(size_t who) {
-    auto& channel = ReliabilityManagerTestPeer::Channel(network_->Manager(who), kChannel);
+    auto& channel = internal::ChannelOf(network_->Manager(who), kChannel);
     return channel.incoming_repair.count(kLost) != 0;
   }
 

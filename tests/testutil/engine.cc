@@ -106,7 +106,7 @@ Config SpecConfig(const ParticipantId& id) {
 }
 
 internal::ChannelState& State(ReliabilityManager& m, const ChannelId& channel) {
-  return ReliabilityManagerTestPeer::Channel(m, channel);
+  return internal::ChannelOf(m, channel);
 }
 
 SharedBytes MustWrap(ReliabilityManager& m, const MessageId& id, Timestamp now,

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "sds/config.h"
 #include "sds/reliability_manager.h"
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/reliability_manager_test_peer.h"
+#include "core/engine_access.h"
 #include "sds/reliability_manager.h"
 #include "tests/testutil/vectors.h"
 
@@ -70,10 +70,12 @@ void ExpectSameCallbacks(const std::vector<json>& expected, const std::vector<Ev
     const std::string name = callback["event"];
     if (name == "onMessageSent") expected_acks.push_back(callback["messageId"]);
     if (name == "onMessageReady") expected_ready.push_back(callback["messageId"]);
-    if (name == "onMissingDependencies") expected_missing.push_back(Entries(callback["missingDeps"]));
+    if (name == "onMissingDependencies")
+      expected_missing.push_back(Entries(callback["missingDeps"]));
   }
   for (const Event& event : actual) {
-    if (auto* ack = std::get_if<MessageAcknowledged>(&event)) actual_acks.push_back(ack->message_id);
+    if (auto* ack = std::get_if<MessageAcknowledged>(&event))
+      actual_acks.push_back(ack->message_id);
     if (auto* ready = std::get_if<MessageReady>(&event)) actual_ready.push_back(ready->message_id);
     if (auto* missing = std::get_if<MissingDependencies>(&event)) {
       actual_missing.push_back(missing->missing);
@@ -119,12 +121,11 @@ TEST_P(NimExchangeTest, ReproducesEveryWireMessageAndCallback) {
     ReliabilityManager& manager = *peer.manager;
 
     if (event.rfind("persist.", 0) == 0) continue;
-    if (event == "onMessageSent" || event == "onMessageReady" ||
-        event == "onMissingDependencies") {
+    if (event == "onMessageSent" || event == "onMessageReady" || event == "onMissingDependencies") {
       peer.expected_callbacks.push_back(record);
     } else if (event == "test.seedLamport") {
       ASSERT_TRUE(manager.EnsureChannel(record["channelId"]).ok());
-      ReliabilityManagerTestPeer::Channel(manager, record["channelId"]).lamport =
+      internal::ChannelOf(manager, record["channelId"]).lamport =
           record["lamportTimestamp"].get<LamportTime>();
     } else if (event == "wrapOutgoingMessage") {
       Bytes content = FromHex(record["content"].get<std::string>());
@@ -158,7 +159,7 @@ TEST_P(NimExchangeTest, ReproducesEveryWireMessageAndCallback) {
       peer.expected_callbacks.clear();
       ++unwraps;
     } else if (event == "test.forceRepairEligible") {
-      auto& repair = ReliabilityManagerTestPeer::Channel(manager, "ch").outgoing_repair;
+      auto& repair = internal::ChannelOf(manager, "ch").outgoing_repair;
       std::vector<std::string> ids;
       for (auto& [repair_id, entry] : repair) {
         ids.push_back(repair_id);
@@ -174,8 +175,7 @@ TEST_P(NimExchangeTest, ReproducesEveryWireMessageAndCallback) {
       }
       if (record.contains("incomingRepairBuffer")) {
         std::vector<std::string> ids;
-        for (const auto& [repair_id, entry] :
-             ReliabilityManagerTestPeer::Channel(manager, "ch").incoming_repair) {
+        for (const auto& [repair_id, entry] : internal::ChannelOf(manager, "ch").incoming_repair) {
           ids.push_back(repair_id);
         }
         EXPECT_EQ(ids, Strings(record["incomingRepairBuffer"])) << step;
