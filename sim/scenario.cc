@@ -239,6 +239,13 @@ const std::map<std::string, Setter>& Setters() {
                   std::map<std::string, std::string>{{"memory", "memory"}, {"sqlite", "sqlite"}});
     m["partition"] = SetPartition;
     m["churn"] = SetChurn;
+    m["drop_message"] = [](Scenario& s, const std::string& key, const std::string& v) {
+      auto n = ParseInt(key, v);
+      if (!n.ok()) return n.status();
+      if (*n < 0) return Invalid(key + " must not be negative");
+      s.drop_messages.push_back(static_cast<uint64_t>(*n));
+      return Status::Ok();
+    };
 
     m["traffic.arrival"] =
         EnumField(SDS_FIELD(s.traffic.arrival),
@@ -385,6 +392,14 @@ Status ApplyTable(Scenario& scenario, const toml::table& table, const std::strin
     if (key == "config.dialect") continue;
     if (auto sub = node.as_table()) {
       SDS_RETURN_IF_ERROR(ApplyTable(scenario, *sub, key + ".", source));
+      continue;
+    }
+    if (auto array = node.as_array(); array && key == "drop_message") {
+      for (const auto& element : *array) {
+        auto text = ValueText(element);
+        if (!text) return Invalid(source + ": drop_message entries must be integers");
+        SDS_RETURN_IF_ERROR(ApplySetting(scenario, key, *text));
+      }
       continue;
     }
     if (auto array = node.as_array(); array && (key == "partition" || key == "churn")) {

@@ -99,6 +99,9 @@ struct Scenario {
   DelayModel delay;
   std::vector<Partition> partitions;
   std::vector<Churn> churn;
+  // Scripted losses: the first transmission of these messages (by index in
+  // sending order, from 0) reaches nobody. For hand-checked scenarios.
+  std::vector<uint64_t> drop_messages;
   Config config = Config::ForDialect(Dialect::kNim);  // participant_id is set per member
 
   // kInvalidArgument naming what cannot run (including the engine config).

@@ -420,7 +420,10 @@ class Simulation {
       // keeps the rest of the run's randomness aligned.
       bool lost = LinkLoses(from, to);
       int64_t delay = DrawDelay();
-      lost = lost || Partitioned(from, to) || !members_[to].online;
+      lost = lost || Partitioned(from, to) || !members_[to].online ||
+             (kind == Kind::kContent &&
+              std::find(s_.drop_messages.begin(), s_.drop_messages.end(),
+                        static_cast<uint64_t>(message)) != s_.drop_messages.end());
       if (lost) {
         ++report_.copies_lost;
         if (kind == Kind::kContent) missed_[Pair(static_cast<uint64_t>(message), to)] = 1;
