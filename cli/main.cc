@@ -1,6 +1,6 @@
 // sds: the command line tool.
 //
-//   sds sim [SCENARIO.toml] [--set key=value]... [--sweep key=a,b,c]... [--csv|--json]
+//   sds sim [SCENARIO.toml...] [--set key=value]... [--sweep key=a,b,c]... [--csv|--json]
 //           [--plot DIR] [--cpu]           run the simulator (sim/simulation.h)
 //   sds inspect FILE|- [--json] [--hex]    decode one wire message and show it
 //   sds decode FILE|- [--hex]              wire bytes -> JSON
@@ -74,7 +74,7 @@ void WriteWire(const sds::Bytes& bytes, bool hex) {
 // ---- sim --------------------------------------------------------------------
 
 struct SimArgs {
-  std::string scenario_file;
+  std::vector<std::string> scenario_files;
   std::vector<std::string> sets;
   std::vector<std::string> sweeps;
   bool csv = false, json = false, cpu = false, list = false, quiet = false;
@@ -122,17 +122,24 @@ int RunSim(const SimArgs& args) {
     for (const std::string& key : sds::sim::SettingKeys()) std::printf("%s\n", key.c_str());
     return 0;
   }
-  Scenario base;
-  if (!args.scenario_file.empty()) {
-    auto loaded = sds::sim::LoadScenarioFile(args.scenario_file);
-    if (!loaded.ok()) return Fail(loaded.status().message());
-    base = *loaded;
-  }
-  for (const std::string& set : args.sets) {
-    std::string key, value;
-    if (!SplitSetting(set, key, value)) return Fail("--set expects key=value, got '" + set + "'");
-    sds::Status status = sds::sim::ApplySetting(base, key, value);
-    if (!status.ok()) return Fail(status.message());
+  // Several scenario files run one after the other (one summary line each).
+  std::vector<Scenario> bases;
+  std::vector<std::string> files = args.scenario_files;
+  if (files.empty()) files.push_back("");
+  for (const std::string& file : files) {
+    Scenario base;
+    if (!file.empty()) {
+      auto loaded = sds::sim::LoadScenarioFile(file);
+      if (!loaded.ok()) return Fail(loaded.status().message());
+      base = *loaded;
+    }
+    for (const std::string& set : args.sets) {
+      std::string key, value;
+      if (!SplitSetting(set, key, value)) return Fail("--set expects key=value, got '" + set + "'");
+      sds::Status status = sds::sim::ApplySetting(base, key, value);
+      if (!status.ok()) return Fail(status.message());
+    }
+    bases.push_back(base);
   }
   // The grid: every combination of the sweep values, first key slowest.
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;
@@ -159,22 +166,24 @@ int RunSim(const SimArgs& args) {
     grid = next;
   }
   std::vector<std::pair<Settings, RunReport>> runs;
-  for (const Settings& settings : grid) {
-    Scenario scenario = base;
-    for (const auto& [key, value] : settings) {
-      sds::Status status = sds::sim::ApplySetting(scenario, key, value);
-      if (!status.ok()) return Fail(status.message());
+  for (const Scenario& base : bases) {
+    for (const Settings& settings : grid) {
+      Scenario scenario = base;
+      for (const auto& [key, value] : settings) {
+        sds::Status status = sds::sim::ApplySetting(scenario, key, value);
+        if (!status.ok()) return Fail(status.message());
+      }
+      std::string label = "sds sim " + scenario.name;
+      for (const auto& [key, value] : settings) label += " " + key + "=" + value;
+      Progress progress(label);
+      sds::sim::RunOptions options;
+      options.measure_cpu = args.cpu;
+      options.progress = [&progress](double now_s, double end_s) { progress(now_s, end_s); };
+      auto report = sds::sim::RunScenario(scenario, options);
+      progress.Clear();
+      if (!report.ok()) return Fail(report.status().message());
+      runs.emplace_back(settings, std::move(*report));
     }
-    std::string label = "sds sim " + scenario.name;
-    for (const auto& [key, value] : settings) label += " " + key + "=" + value;
-    Progress progress(label);
-    sds::sim::RunOptions options;
-    options.measure_cpu = args.cpu;
-    options.progress = [&progress](double now_s, double end_s) { progress(now_s, end_s); };
-    auto report = sds::sim::RunScenario(scenario, options);
-    progress.Clear();
-    if (!report.ok()) return Fail(report.status().message());
-    runs.emplace_back(settings, std::move(*report));
   }
   if (args.json) {
     std::cout << sds::sim::FormatJson(runs);
@@ -246,7 +255,8 @@ int main(int argc, char** argv) {
   SimArgs sim;
   CLI::App* sim_cmd = app.add_subcommand(
       "sim", "Run the simulator: N real engines on virtual time over a lossy network");
-  sim_cmd->add_option("scenario", sim.scenario_file, "scenario file (TOML, see scenarios/)");
+  sim_cmd->add_option("scenario", sim.scenario_files,
+                      "scenario files (TOML, see scenarios/); several give one summary line each");
   sim_cmd->add_option("--set", sim.sets, "key=value: change one setting (see --list-settings)");
   sim_cmd->add_option("--sweep", sim.sweeps, "key=v1,v2,...: run every combination of values");
   std::string participants, loss, seed, recovery, dialect_flag, duration, rate;
