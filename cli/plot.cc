@@ -61,7 +61,7 @@ Result<std::vector<std::string>> WritePlots(
   }
   {
     std::ofstream bars(dir + "/overhead.dat");
-    bars << "run payload bloom history repair_request header\n";
+    bars << "run payload bloom history repair-requests header\n";
     for (const auto& [settings, r] : runs) {
       sim::WireTraffic t = r.Total();
       double m = static_cast<double>(std::max<uint64_t>(r.messages_sent, 1));
@@ -84,15 +84,15 @@ Result<std::vector<std::string>> WritePlots(
   auto both = [&](const std::string& name, const std::string& body) {
     for (const char* format : {"png", "svg"}) {
       std::string path = dir + "/" + name + "." + format;
-      script += std::string(format[0] == 'p'
-                                ? "set terminal pngcairo size 900,560 font \"sans,10\"\n"
-                                : "set terminal svg size 900,560 dynamic font \"sans,10\"\n");
+      script += std::string(
+          format[0] == 'p' ? "set terminal pngcairo noenhanced size 900,560 font \"sans,10\"\n"
+                           : "set terminal svg noenhanced size 900,560 dynamic font \"sans,10\"\n");
       script += "set output " + Quote(path) + "\n" + body + "unset output\n";
       images.push_back(path);
     }
   };
   std::string title =
-      runs.size() == 1 ? runs[0].second.scenario : runs[0].second.scenario + " (sweep)";
+      runs.size() == 1 ? runs[0].second.scenario : std::to_string(runs.size()) + " runs";
   double period = runs[0].second.period_s;
 
   std::string cdf = "reset\nset title " + Quote("Delivery latency, " + title) +
