@@ -77,7 +77,7 @@ struct SimArgs {
   std::vector<std::string> scenario_files;
   std::vector<std::string> sets;
   std::vector<std::string> sweeps;
-  bool csv = false, json = false, cpu = false, list = false, quiet = false;
+  bool csv = false, json = false, cpu = false, list = false, summary = false;
   std::string plot_dir;
 };
 
@@ -189,7 +189,7 @@ int RunSim(const SimArgs& args) {
     std::cout << sds::sim::FormatJson(runs);
   } else if (args.csv) {
     std::cout << sds::sim::FormatCsv(runs);
-  } else if (runs.size() == 1) {
+  } else if (runs.size() == 1 && !args.summary) {
     std::cout << sds::sim::FormatTable(runs.front().second);
   } else {
     std::cout << sds::sim::FormatSummaryTable(runs);
@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--rate", rate, "messages per second per participant (traffic.rate=)");
   sim_cmd->add_flag("--csv", sim.csv, "CSV on stdout");
   sim_cmd->add_flag("--json", sim.json, "JSON on stdout");
+  sim_cmd->add_flag("--summary", sim.summary, "one Markdown table line per run, even for one run");
   sim_cmd->add_option("--plot", sim.plot_dir, "write PNG and SVG plots (gnuplot) into DIR");
   sim_cmd->add_flag("--cpu", sim.cpu, "measure engine time per message (not deterministic)");
   sim_cmd->add_flag("--list-settings", sim.list, "print every settable key and exit");

@@ -15,6 +15,6 @@ for group in "${groups[@]}"; do
   files=(scenarios/"$group"/*.toml)
   echo "== $group: ${#files[@]} scenarios" >&2
   start=$(date +%s)
-  nice -n 10 "$sds" sim "${files[@]}" --plot "$out/$group" >"$out/$group.md"
+  nice -n 10 "$sds" sim "${files[@]}" --summary --plot "$out/$group" >"$out/$group.md"
   echo "   $(( $(date +%s) - start )) s; table: $out/$group.md" >&2
 done
