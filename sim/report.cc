@@ -81,6 +81,10 @@ const std::vector<Column>& Columns() {
       {"repair_responses", [](R r, D) { return static_cast<double>(r.repairs.messages); }, true},
       {"requests_per_loss", [](R, D d) { return d.requests_per_loss; }, false},
       {"responses_per_loss", [](R, D d) { return d.responses_per_loss; }, false},
+      {"messages_missed", [](R r, D) { return static_cast<double>(r.messages_missed); }, true},
+      {"requests_per_missed_message", [](R, D d) { return d.requests_per_missed_message; }, false},
+      {"responses_per_missed_message", [](R, D d) { return d.responses_per_missed_message; },
+       false},
       {"send_failed", [](R r, D) { return static_cast<double>(r.send_failed); }, true},
       {"bloom_acknowledgements",
        [](R r, D) { return static_cast<double>(r.bloom_acknowledgements); }, true},
@@ -127,6 +131,8 @@ DerivedMetrics Derive(const RunReport& r) {
   d.resends_per_message = Ratio(r.resends.messages, r.messages_sent);
   d.requests_per_loss = Ratio(r.repair_request_entries, r.missed);
   d.responses_per_loss = Ratio(r.repairs.messages, r.missed);
+  d.requests_per_missed_message = Ratio(r.repair_request_entries, r.messages_missed);
+  d.responses_per_missed_message = Ratio(r.repairs.messages, r.messages_missed);
   if (r.cpu_measured && r.messages_sent > 0) {
     d.engine_us_per_message = r.engine_seconds * 1e6 / static_cast<double>(r.messages_sent);
   }
@@ -175,6 +181,10 @@ std::string FormatTable(const RunReport& r) {
   row("resends per message", Printf("%.3f", d.resends_per_message), "");
   row("repair requests per miss", Printf("%.3f", d.requests_per_loss), "request entries");
   row("repair responses per miss", Printf("%.3f", d.responses_per_loss), "rebroadcasts");
+  row("per message someone missed",
+      Printf("%.3f / %.3f", d.requests_per_missed_message, d.responses_per_missed_message),
+      Printf("requests / responses (%llu such messages)",
+             static_cast<unsigned long long>(r.messages_missed)));
   row("sends failed", count(r.send_failed), "resends exhausted");
   out += "traffic per application message (broadcasts, not copies)\n";
   WireTraffic t = r.Total();

@@ -23,8 +23,10 @@ struct DerivedMetrics {
   double bytes_per_message = 0;          // broadcast bytes per application message
   double overhead_per_message = 0;       // of which not payload
   double resends_per_message = 0;
-  double requests_per_loss = 0;   // repair_request entries per missed pair
-  double responses_per_loss = 0;  // repair rebroadcasts per missed pair
+  double requests_per_loss = 0;            // repair_request entries per missed pair
+  double responses_per_loss = 0;           // repair rebroadcasts per missed pair
+  double requests_per_missed_message = 0;  // per message some recipient missed
+  double responses_per_missed_message = 0;
   double engine_us_per_message = 0;
 };
 DerivedMetrics Derive(const RunReport& report);

@@ -616,6 +616,7 @@ class Simulation {
         acks.push_back(static_cast<int32_t>(ack));
       }
       bool all_within_6s = true;
+      bool any_missed = false;
       for (size_t p = 0; p < n_; ++p) {
         if (p == info.sender) continue;
         ++r.pairs;
@@ -636,6 +637,7 @@ class Simulation {
         if (delivered == kNot || delivered > 6 * s) all_within_6s = false;
         if (missed_[Pair(m, p)]) {
           ++r.missed;
+          any_missed = true;
           int32_t detected = detected_at_[Pair(m, p)];
           if (delivered != kNot && (detected == kNot || delivered < detected)) {
             detected = delivered;
@@ -648,6 +650,7 @@ class Simulation {
         }
       }
       if (all_within_6s) ++r.messages_fully_delivered_within_6s;
+      if (any_missed) ++r.messages_missed;
     }
     r.latency = Summarize(latencies);
     r.detection_latency = Summarize(detections);

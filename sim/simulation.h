@@ -69,6 +69,7 @@ struct RunReport {
   // Losses: pairs whose first transmission did not reach the recipient (lost
   // on the link, cut by a partition, or the recipient offline).
   uint64_t missed = 0;
+  uint64_t messages_missed = 0;            // messages with at least one missed pair
   uint64_t missed_detected = 0;            // a MissingDependencies named it, or it arrived
   uint64_t missed_detected_within_3s = 0;  // ... within 3S of sending
   LatencySummary detection_latency;        // send -> detection, detected missed pairs

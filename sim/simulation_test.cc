@@ -186,6 +186,7 @@ TEST(SimulationMetrics, OneDroppedMessageHasOneGapDetectedAtTheNextMessage) {
   EXPECT_EQ(r->pairs, 10u);
   // Exactly one first transmission missed...
   EXPECT_EQ(r->missed, 1u);
+  EXPECT_EQ(r->messages_missed, 1u);
   EXPECT_EQ(r->copies_lost, 1u);
   // ... detected when message 3 (1 s later, 100 ms on the wire) lists it.
   EXPECT_EQ(r->missed_detected, 1u);
@@ -258,6 +259,7 @@ TEST(SimulationMetrics, SdsRepairAnswersARequestForAMissedMessage) {
   auto r = RunScenario(s);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->missed, 2u);  // both others missed message 0
+  EXPECT_EQ(r->messages_missed, 1u);
   EXPECT_GE(r->repair_request_entries, 1u);
   EXPECT_GE(r->repairs.messages, 1u);
   EXPECT_EQ(r->resends.messages, 0u);
