@@ -257,8 +257,10 @@ int main(int argc, char** argv) {
       "sim", "Run the simulator: N real engines on virtual time over a lossy network");
   sim_cmd->add_option("scenario", sim.scenario_files,
                       "scenario files (TOML, see scenarios/); several give one summary line each");
-  sim_cmd->add_option("--set", sim.sets, "key=value: change one setting (see --list-settings)");
-  sim_cmd->add_option("--sweep", sim.sweeps, "key=v1,v2,...: run every combination of values");
+  sim_cmd->add_option("--set", sim.sets, "key=value: change one setting (see --list-settings)")
+      ->allow_extra_args(false);
+  sim_cmd->add_option("--sweep", sim.sweeps, "key=v1,v2,...: run every combination of values")
+      ->allow_extra_args(false);
   std::string participants, loss, seed, recovery, dialect_flag, duration, rate;
   sim_cmd->add_option("-n,--participants", participants, "group size (participants=)");
   sim_cmd->add_option("--loss", loss, "uniform loss per copy, 0..1 or 5% (link.loss=)");
