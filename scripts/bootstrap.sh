@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev      # tests and benchmarks
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev                                  # SqliteStore
+  libcli11-dev libtomlplusplus-dev gnuplot-nox    # the sds tool: flags, scenarios, plots
 )
 # The live interop tests drive @waku/sds with Node.js; any node >= 18 will do.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -55,9 +55,8 @@ Status Network::Send(size_t from, const ChannelId& channel, const std::string& c
 
 void Network::ScheduleSend(Timestamp when, size_t from, const ChannelId& channel,
                            std::string content) {
-  At(when, [this, from, channel, content = std::move(content)] {
-    (void)Send(from, channel, content);
-  });
+  At(when,
+     [this, from, channel, content = std::move(content)] { (void)Send(from, channel, content); });
 }
 
 void Network::Broadcast(size_t from, const SharedBytes& wire, const MessageId& id) {
