@@ -128,15 +128,19 @@ inline ChannelMeta MustMeta(ChannelLog& log, const ChannelId& channel = "ch") {
   return meta.ok() && meta->has_value() ? **meta : ChannelMeta{};
 }
 
-// Opens a fresh log of the backend named by the test parameter ("memory" or
-// "sqlite"); Reopen() closes it and opens the same data again (sqlite only).
+// Open() opens a fresh log (a new file for sqlite) of the backend named by the
+// test parameter ("memory" or "sqlite"); Reopen() closes the last one and
+// opens its file again (sqlite only).
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   std::shared_ptr<ChannelLog> Open(ChannelLogOptions options = Options());
   bool persistent() const { return GetParam() == "sqlite"; }
   std::shared_ptr<ChannelLog> Reopen(ChannelLogOptions options = Options(99));
 
-  TempPath path_{"backend.db"};
+  // The file of the last Open (sqlite).
+  const std::string& path() const { return paths_.back()->str(); }
+
+  std::vector<std::unique_ptr<TempPath>> paths_;
   std::shared_ptr<ChannelLog> log_;
 };
 
