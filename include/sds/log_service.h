@@ -123,12 +123,27 @@ class LogService {
   Answer<FetchResponse> Fetch(const FetchRequest& request);
   Answer<BackfillResponse> Backfill(const BackfillRequest& request);
 
+  // Bytes in, bytes out: decodes the request (within config().limits),
+  // answers it as above and encodes the answer. Input over
+  // limits.max_request_bytes or past a decode limit is kTooLarge, any other
+  // undecodable input kBadRequest; an answer that would exceed
+  // limits.max_response_bytes is replaced by kTooLarge (ask for less).
+  Bytes HandleSync(ByteSpan request);
+  Bytes HandleSnapshot(ByteSpan request);
+  Bytes HandleFetch(ByteSpan request);
+  Bytes HandleBackfill(ByteSpan request);
+
   const LogServiceConfig& config() const { return config_; }
   ChannelLog& log() { return *log_; }
   LogServiceCounters counters() const;
 
  private:
   struct Counters;
+  template <typename Request, typename Response>
+  Bytes Handle(ByteSpan bytes, LogServiceCounters::Outcomes LogServiceCounters::*kind,
+               Result<Request> (*decode)(ByteSpan, const ProtocolLimits&),
+               Answer<Response> (LogService::*answer)(const Request&),
+               Bytes (*encode)(const Response&));
   LogService(std::shared_ptr<ChannelLog> log, LogServiceConfig config);
 
   std::shared_ptr<ChannelLog> log_;

@@ -64,9 +64,6 @@ struct LogService::Counters {
   std::mutex mutex;
   LogServiceCounters value;
 
-  LogServiceCounters::Outcomes& Of(LogServiceCounters::Outcomes LogServiceCounters::*kind) {
-    return value.*kind;
-  }
   void Count(LogServiceCounters::Outcomes LogServiceCounters::*kind,
              const std::optional<ServiceError>& error) {
     std::lock_guard lock(mutex);
@@ -413,6 +410,67 @@ Answer<BackfillResponse> LogService::Backfill(const BackfillRequest& request) {
   counters_->value.entries_served += response.entries.size();
   counters_->value.payload_bytes_served += PayloadBytes(response.entries);
   return response;
+}
+
+// ---- Bytes in, bytes out ------------------------------------------------------
+
+template <typename Request, typename Response>
+Bytes LogService::Handle(ByteSpan bytes, LogServiceCounters::Outcomes LogServiceCounters::*kind,
+                         Result<Request> (*decode)(ByteSpan, const ProtocolLimits&),
+                         Answer<Response> (LogService::*answer)(const Request&),
+                         Bytes (*encode)(const Response&)) {
+  auto fail = [&](ServiceErrorCode code, std::string message) {
+    ServiceError error{code, std::move(message), 0, 0};
+    counters_->Count(kind, error);
+    return EncodeServiceError(error);
+  };
+  const ProtocolLimits& limits = config_.limits;
+  if (bytes.size() > limits.max_request_bytes) {
+    return fail(ServiceErrorCode::kTooLarge, "request of " + std::to_string(bytes.size()) +
+                                                 " bytes (at most " +
+                                                 std::to_string(limits.max_request_bytes) + ")");
+  }
+  Result<Request> request = decode(bytes, limits);
+  if (!request.ok()) {
+    const Status& status = request.status();
+    return fail(status.code() == ErrorCode::kDecodeLimitExceeded ? ServiceErrorCode::kTooLarge
+                                                                 : ServiceErrorCode::kBadRequest,
+                "undecodable request: " + status.ToString());
+  }
+  Answer<Response> reply = (this->*answer)(*request);
+  if (auto* error = std::get_if<ServiceError>(&reply)) return EncodeServiceError(*error);
+  Bytes out = encode(std::get<Response>(reply));
+  if (out.size() > limits.max_response_bytes) {
+    // Counted once: the typed call counted an ok answer that is not sent.
+    {
+      std::lock_guard lock(counters_->mutex);
+      --(counters_->value.*kind).ok;
+    }
+    return fail(ServiceErrorCode::kTooLarge,
+                "the answer would be " + std::to_string(out.size()) + " bytes (at most " +
+                    std::to_string(limits.max_response_bytes) + "): ask for fewer entries");
+  }
+  return out;
+}
+
+Bytes LogService::HandleSync(ByteSpan request) {
+  return Handle<SyncRequest, SyncResponse>(request, &LogServiceCounters::sync, &DecodeSyncRequest,
+                                           &LogService::Sync, &EncodeSyncResponse);
+}
+Bytes LogService::HandleSnapshot(ByteSpan request) {
+  return Handle<SnapshotRequest, SnapshotResponse>(request, &LogServiceCounters::snapshot,
+                                                   &DecodeSnapshotRequest, &LogService::Snapshot,
+                                                   &EncodeSnapshotResponse);
+}
+Bytes LogService::HandleFetch(ByteSpan request) {
+  return Handle<FetchRequest, FetchResponse>(request, &LogServiceCounters::fetch,
+                                             &DecodeFetchRequest, &LogService::Fetch,
+                                             &EncodeFetchResponse);
+}
+Bytes LogService::HandleBackfill(ByteSpan request) {
+  return Handle<BackfillRequest, BackfillResponse>(request, &LogServiceCounters::backfill,
+                                                   &DecodeBackfillRequest, &LogService::Backfill,
+                                                   &EncodeBackfillResponse);
 }
 
 }  // namespace sds::catchup
