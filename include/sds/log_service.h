@@ -26,8 +26,9 @@
 // at least one entry, even one larger than max_bytes (the protocol has no
 // empty page, and no entry may stall a client), so once the budget is spent
 // each further DELTA channel gets exactly one entry: a response holds at most
-// max(max_entries, DELTA channels) entries. In ids_only mode entries carry no
-// payload and only max_entries bounds them.
+// max_entries entries plus one per DELTA channel served after the budget is
+// spent. In ids_only mode entries carry no payload and only max_entries
+// bounds them.
 //
 // Snapshot, per channel: snapshot_seq = head_seq; entries are the newest
 // min(K, cap) retained entries with seq <= snapshot_seq, ascending and ending
@@ -50,7 +51,6 @@
 #ifndef SDS_LOG_SERVICE_H_
 #define SDS_LOG_SERVICE_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 
