@@ -168,8 +168,9 @@ class ReliabilityManager {
   // Whether `message_id` is delivered (or marked met), or waiting in the
   // incoming buffer, on the channel. Read-only.
   bool IsKnown(const ChannelId& channel_id, const MessageId& message_id) const;
-  // The dependencies that the incoming buffer of the channel waits for, each
-  // once, with the retrieval hint and sender the waiting messages gave.
+  // The dependencies that the incoming buffer of the channel waits for and
+  // does not hold itself, each once, with the retrieval hint and sender the
+  // waiting messages gave.
   std::vector<HistoryEntry> PendingDependencies(const ChannelId& channel_id) const;
   // The store this manager saves to (null without one).
   Store* store() const;

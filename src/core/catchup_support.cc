@@ -64,7 +64,9 @@ std::vector<HistoryEntry> ReliabilityManager::Impl::PendingDependencies(
   std::vector<HistoryEntry> out;
   const ChannelState* channel = FindChannel(channel_id);
   if (channel == nullptr) return out;
+  // A dependency that is itself buffered is held, only not yet delivered.
   std::unordered_set<MessageId> seen;
+  for (const auto& [id, it] : channel->incoming_index) seen.insert(id);
   for (const IncomingEntry& entry : channel->incoming) {
     // The waiting message's causal history carries the hint and sender.
     for (const HistoryEntry& dep : entry.decoded.message.causal_history) {
@@ -86,8 +88,8 @@ std::vector<HistoryEntry> ReliabilityManager::Impl::PendingDependencies(
 
 // ---- Public forwarding ---------------------------------------------------------------------
 
-Result<UnwrapResult> ReliabilityManager::UnwrapOnChannel(const ChannelId& channel_id,
-                                                         ByteSpan wire, Timestamp now) {
+Result<UnwrapResult> ReliabilityManager::UnwrapOnChannel(const ChannelId& channel_id, ByteSpan wire,
+                                                         Timestamp now) {
   return impl_->UnwrapOnChannel(channel_id, wire, now);
 }
 void ReliabilityManager::BeginCatchUpGroup() { impl_->BeginCatchUpGroup(); }
