@@ -60,8 +60,11 @@ namespace sds::catchup {
 // answered with ServiceError kUnsupportedVersion, never misread.
 inline constexpr uint32_t kProtocolVersion = 1;
 
-// 16 random bytes naming one continuous history of a channel log.
+// 16 random bytes naming one continuous history of a channel log. The
+// all-zero value means "no epoch" (an unknown channel has none): a store never
+// mints it, and on the wire it is the absent field.
 using Epoch = std::array<uint8_t, 16>;
+inline constexpr Epoch kNoEpoch{};
 
 struct Cursor {
   Epoch epoch{};
@@ -72,6 +75,7 @@ struct Cursor {
 struct ChannelCursor {
   ChannelId channel_id;
   std::optional<Cursor> cursor;  // none: never synced with this store
+  friend bool operator==(const ChannelCursor&, const ChannelCursor&) = default;
 };
 
 // One log entry. In an ids-only answer `payload` is empty.
@@ -106,18 +110,24 @@ enum class ServiceErrorCode : uint8_t {
 };
 struct ServiceError {
   ServiceErrorCode code = ServiceErrorCode::kBadRequest;
-  std::string message;
-  uint32_t retry_after_ms = 0;  // 0: the client's own backoff applies
+  std::string message;             // UTF-8 text for logs (a proto3 string; not checked)
+  uint32_t retry_after_ms = 0;     // 0: the client's own backoff applies
+  uint32_t supported_version = 0;  // kUnsupportedVersion: the highest the
+                                   // store speaks (0: not said)
+  friend bool operator==(const ServiceError&, const ServiceError&) = default;
 };
 
 // ---- Sync ------------------------------------------------------------------
 
+// In every request a size of 0 (what an absent field decodes to) asks for the
+// store's default; the member defaults below are what a client asks for.
 struct SyncRequest {
   uint32_t protocol_version = kProtocolVersion;
   std::vector<ChannelCursor> channels;
   uint32_t max_entries = 100;    // over the whole response; the store may cap lower
   uint64_t max_bytes = 1 << 20;  // payload bytes over the whole response
   bool ids_only = false;         // entries without payload
+  friend bool operator==(const SyncRequest&, const SyncRequest&) = default;
 };
 
 enum class SyncStatus : uint8_t {
@@ -140,7 +150,9 @@ struct ChannelResult {
   ChannelId channel_id;
   SyncStatus status = SyncStatus::kUpToDate;
   ColdReason reason = ColdReason::kNone;
-  Epoch epoch{};          // the log's current epoch (unset for kUnknownChannel)
+  // kDelta and kColdStartRequired only (an UP_TO_DATE answer carries no body:
+  // its epoch and head_seq are the cursor's; an unknown channel has no log):
+  Epoch epoch{};          // the log's current epoch
   uint64_t low_seq = 0;   // oldest retained seq
   uint64_t head_seq = 0;  // newest seq
   // kDelta only: entries are seqs from_seq..to_seq, ascending and dense.
@@ -148,11 +160,13 @@ struct ChannelResult {
   uint64_t to_seq = 0;
   bool has_more = false;
   std::vector<Entry> entries;
+  friend bool operator==(const ChannelResult&, const ChannelResult&) = default;
 };
 
 struct SyncResponse {
-  Bytes store_id;  // names the deployment (not one node of it)
+  Bytes store_id;  // names the deployment (not one node of it); never empty
   std::vector<ChannelResult> channels;
+  friend bool operator==(const SyncResponse&, const SyncResponse&) = default;
 };
 
 // ---- Snapshot --------------------------------------------------------------
@@ -161,6 +175,7 @@ struct SnapshotRequest {
   uint32_t protocol_version = kProtocolVersion;
   std::vector<ChannelId> channel_ids;
   uint32_t entries_per_channel = 100;  // K; the store may cap lower
+  friend bool operator==(const SnapshotRequest&, const SnapshotRequest&) = default;
 };
 
 struct ChannelSnapshot {
@@ -171,12 +186,14 @@ struct ChannelSnapshot {
   std::vector<Entry> entries;   // the last K entries with seq <= snapshot_seq, ascending
   LamportTime max_lamport = 0;  // highest lamport in the retained log
   uint64_t retained_count = 0;
+  friend bool operator==(const ChannelSnapshot&, const ChannelSnapshot&) = default;
 };
 
 struct SnapshotResponse {
   Bytes store_id;
   std::vector<ChannelSnapshot> channels;
   std::vector<ChannelId> unknown_channel_ids;  // asked for, not in the store
+  friend bool operator==(const SnapshotResponse&, const SnapshotResponse&) = default;
 };
 
 // ---- Fetch -----------------------------------------------------------------
@@ -186,14 +203,16 @@ struct FetchRequest {
   ChannelId channel_id;
   std::vector<MessageId> message_ids;
   std::vector<Bytes> retrieval_hints;  // transport hashes the store indexed
+  friend bool operator==(const FetchRequest&, const FetchRequest&) = default;
 };
 
 struct FetchResponse {
   Bytes store_id;
-  Epoch epoch{};
+  Epoch epoch{};                       // kNoEpoch: the channel is unknown
   std::vector<Entry> entries;          // found, ascending by seq
   std::vector<MessageId> missing_ids;  // asked for by id, not retained
   std::vector<Bytes> missing_hints;    // asked for by hint, not retained
+  friend bool operator==(const FetchResponse&, const FetchResponse&) = default;
 };
 
 // ---- Backfill --------------------------------------------------------------
@@ -204,6 +223,7 @@ struct BackfillRequest {
   Epoch epoch{};            // must match the log's; else kEpochMismatch below
   uint64_t before_seq = 0;  // entries with seq < before_seq
   uint32_t limit = 100;
+  friend bool operator==(const BackfillRequest&, const BackfillRequest&) = default;
 };
 
 struct BackfillResponse {
@@ -214,11 +234,49 @@ struct BackfillResponse {
   uint64_t low_seq = 0;
   std::vector<Entry> entries;  // ascending, dense, ending at before_seq - 1
   bool reached_low = false;    // entries start at low_seq
+  friend bool operator==(const BackfillResponse&, const BackfillResponse&) = default;
 };
 
 // ---- Encoding --------------------------------------------------------------
 // A response on the wire is either the response or a ServiceError (a oneof in
-// proto/catchup.proto); Decode*Response returns the error as a value.
+// proto/catchup.proto); Decode*Response returns the error as a value. The
+// error is the same field of every answer, so EncodeServiceError's bytes
+// answer any kind of request.
+//
+// Encoders write canonical proto3 (fields in number order, defaults omitted),
+// byte for byte what libprotobuf writes. They write what they are given: a
+// message the decoder would reject (a zero epoch in a cursor, a DELTA whose
+// entries have holes) encodes, but does not decode.
+//
+// Decoders fail with
+//   kDecodeMalformed         not protobuf; a field of the wrong wire type; a
+//                            uint32 over 32 bits; an enum value version 1
+//                            does not define; an epoch not 16 bytes; a
+//                            message that contradicts itself (below)
+//   kDecodeMissingField      a required field absent: a response's store_id,
+//                            a result's status, an entry's seq or message_id,
+//                            a cursor's or a log's epoch, an error's code
+//   kDecodeLimitExceeded     past a ProtocolLimits bound (the whole message,
+//                            one id or payload, a count)
+//   kDecodeLamportOutOfRange a negative Lamport value
+// with a message naming the message, field and byte offset. Unknown fields are
+// skipped; a repeated singular field keeps its last value (a message field is
+// merged), as in protobuf.
+//
+// What the decoder checks and what it leaves to the client: the decoder
+// checks every rule a message can break on its own, listed per message in
+// proto/catchup.proto: for a DELTA, from_seq <= to_seq, entries exactly
+// from_seq..to_seq ascending, low_seq <= from_seq, to_seq <= head_seq and
+// has_more == (to_seq < head_seq); a reason iff the status is a cold start;
+// no entries with any other status; UP_TO_DATE and UNKNOWN_CHANNEL with
+// nothing but channel_id and status;
+// snapshot and backfill entries dense and within low_seq..snapshot_seq; fetch
+// entries strictly ascending. The client driver checks what needs its request
+// or its cursor: the epoch and from_seq continue the cursor, every channel was
+// asked for and is answered once, the page respects max_entries and ids_only,
+// a backfill ends at before_seq - 1. Requests are checked for form only
+// (protocol_version is the service's to judge, so that it can answer
+// kUnsupportedVersion rather than kBadRequest).
 
 template <typename T>
 using Answer = std::variant<T, ServiceError>;
