@@ -7,6 +7,7 @@
 #include <deque>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -469,10 +470,14 @@ class CatchUpDriver::Impl {
 
   // Saves the channel's pending effects and the cursor in one store group.
   // On success the in-memory cursor follows; on failure neither moves.
+  // `pending_override`, when given, is read after `apply` and replaces
+  // `dependencies_pending` (the dependency step decides it while applying).
   Status CommitCursor(const ChannelId& id, const Cursor& cursor, bool dependencies_pending,
-                      const std::function<void()>& apply, bool* aborted = nullptr) {
+                      const std::function<void()>& apply, bool* aborted = nullptr,
+                      const bool* pending_override = nullptr) {
     engine_.BeginCatchUpGroup();
     if (apply) apply();
+    if (pending_override != nullptr) dependencies_pending = *pending_override;
     Bytes encoded = EncodeStoredCursor(StoredCursor{cursor, dependencies_pending});
     const Bytes& store_id = config_.store_id;
     Status status = engine_.CommitCatchUp(id, [&](Store& store) -> Status {
@@ -558,6 +563,7 @@ class CatchUpDriver::Impl {
     }
     const bool more = result.has_more || result.to_seq < result.head_seq;
     Cursor next{result.epoch, result.to_seq};
+    if (result.entries.empty()) return Status::Ok();  // no room in this response: ask again
     if (ids_only) {
       IdsPage page{id, result.epoch, result.to_seq, more, {}};
       for (const Entry& e : result.entries) {
@@ -633,26 +639,42 @@ class CatchUpDriver::Impl {
       return Status::Ok();
     }
     std::unordered_set<MessageId> asked(request.message_ids.begin(), request.message_ids.end());
+    std::unordered_set<MessageId> missing(response.missing_ids.begin(), response.missing_ids.end());
     std::vector<MessageId> not_retained, beyond;
     std::vector<uint64_t> seqs;
+    bool deferred = false;
     bool aborted = false;
     Status saved = CommitCursor(
-        id, *track.cursor, false,
+        id, *track.cursor, true,
         [&] {
+          std::unordered_set<MessageId> before;
+          for (const HistoryEntry& dep : engine_.PendingDependencies(id)) {
+            before.insert(dep.message_id);
+          }
           ApplyEntries(id, response.entries, &aborted, &seqs);
           if (aborted) return;
-          // Whatever the buffer still waits for is history catch-up will not
-          // supply: stop waiting (no SDS-R repair for it) and say so.
+          // What the store no longer has, and what only the fetched messages
+          // revealed (older still), is history catch-up will not supply: stop
+          // waiting for it (no SDS-R repair) and say so. Ids the store had no
+          // room for, or that were past this Fetch's cap, are asked next.
           for (const HistoryEntry& dep : engine_.PendingDependencies(id)) {
-            (asked.count(dep.message_id) != 0 ? not_retained : beyond).push_back(dep.message_id);
+            if (missing.count(dep.message_id) != 0) {
+              not_retained.push_back(dep.message_id);
+            } else if (before.count(dep.message_id) == 0) {
+              beyond.push_back(dep.message_id);
+            } else {
+              deferred = true;
+            }
           }
           std::vector<MessageId> all = not_retained;
           all.insert(all.end(), beyond.begin(), beyond.end());
           if (!all.empty()) (void)engine_.MarkDependenciesMet(id, all, now_);
         },
-        &aborted);
+        &aborted, &deferred);
     if (!saved.ok()) return saved;
-    deps_queue_.erase(std::remove(deps_queue_.begin(), deps_queue_.end(), id), deps_queue_.end());
+    if (!deferred) {
+      deps_queue_.erase(std::remove(deps_queue_.begin(), deps_queue_.end(), id), deps_queue_.end());
+    }
     if (!seqs.empty()) events_.push_back(Fetched{id, std::move(seqs)});
     if (!not_retained.empty()) {
       events_.push_back(
@@ -689,21 +711,35 @@ class CatchUpDriver::Impl {
         return bad;
       }
     }
-    std::vector<uint64_t> seqs;
-    bool aborted = false;
-    Status saved = CommitCursor(
-        id, Cursor{page.epoch, page.to_seq}, channels_[id].dependencies_pending,
-        [&] { ApplyEntries(id, response.entries, &aborted, &seqs); }, &aborted);
-    if (!saved.ok()) return saved;  // the page stays: fetched again after a backoff
-    ids_pages_.pop_front();
-    ++stats_.delta_pages;
-    std::unordered_set<MessageId> got;
+    std::unordered_set<MessageId> got,
+        gone(response.missing_ids.begin(), response.missing_ids.end());
     for (const Entry& e : response.entries) got.insert(e.message_id);
+    std::vector<Entry> left;  // retained, but past the store's byte budget: ask again
     std::vector<MessageId> missing;
     for (const Entry& e : page.wanted) {
-      if (got.count(e.message_id) == 0) missing.push_back(e.message_id);
+      if (got.count(e.message_id) != 0) continue;
+      if (gone.count(e.message_id) != 0) {
+        missing.push_back(e.message_id);
+      } else {
+        left.push_back(e);
+      }
     }
-    if (!seqs.empty()) events_.push_back(Fetched{id, std::move(seqs)});
+    std::vector<uint64_t> seqs;
+    bool aborted = false;
+    // The cursor passes the page only once every listed entry is applied.
+    const Cursor current = *channels_[id].cursor;
+    Cursor next = left.empty() ? Cursor{page.epoch, page.to_seq} : current;
+    Status saved = CommitCursor(
+        id, next, channels_[id].dependencies_pending,
+        [&] { ApplyEntries(id, response.entries, &aborted, &seqs); }, &aborted);
+    if (!saved.ok()) return saved;  // the page stays: fetched again after a backoff
+    if (!seqs.empty()) events_.push_back(Fetched{id, seqs});
+    if (!left.empty()) {
+      ids_pages_.front().wanted = std::move(left);
+      return Status::Ok();
+    }
+    ids_pages_.pop_front();
+    ++stats_.delta_pages;
     if (!missing.empty()) {
       events_.push_back(Irretrievable{id, IrretrievableReason::kListedMissing, std::move(missing)});
     }

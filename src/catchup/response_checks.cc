@@ -139,6 +139,9 @@ Status CheckSyncResponse(const SyncRequest& request, const SyncResponse& respons
       if (answered.count(id) == 0) return Violation(what, "no result for channel " + id);
     }
   }
+  if (deltas > 0 && entries == 0) {
+    return Violation(what, "DELTA results without a single entry (no progress)");
+  }
   // The store may send fewer entries than asked, never more (at least one
   // per DELTA channel is allowed even past max_entries).
   size_t allowed = std::max<size_t>(request.max_entries, deltas);
@@ -157,7 +160,12 @@ std::string CheckDeltaContinuity(const std::optional<Cursor>& cursor, const Chan
   if (r.from_seq != cursor->seq + 1) {
     return "DELTA from seq " + N(r.from_seq) + ", cursor is at " + N(cursor->seq);
   }
-  if (r.to_seq < r.from_seq || r.entries.empty()) return "DELTA without entries";
+  if (r.entries.empty()) {
+    // A store out of budget for this channel says so with an empty page.
+    if (r.to_seq == cursor->seq && r.has_more && r.head_seq > cursor->seq) return {};
+    return "DELTA without entries that is not an empty page with has_more";
+  }
+  if (r.to_seq < r.from_seq) return "DELTA ending before it starts";
   if (r.to_seq - r.from_seq + 1 != r.entries.size()) {
     return "DELTA " + N(r.from_seq) + ".." + N(r.to_seq) + " carries " + N(r.entries.size()) +
            " entries (not dense)";
@@ -266,6 +274,10 @@ Status CheckFetchResponse(const FetchRequest& request, const FetchResponse& resp
       return Violation(what, "entries not ascending by seq (" + N(e.seq) + " after " +
                                  N(response.entries[i - 1].seq) + ")");
     }
+  }
+  if (!request.message_ids.empty() && response.entries.empty() && response.missing_ids.empty() &&
+      response.missing_hints.empty()) {
+    return Violation(what, "neither entries nor missing ids (no progress)");
   }
   for (const MessageId& id : response.missing_ids) {
     if (asked.count(id) == 0) return Violation(what, "missing id " + id + " was not asked for");
