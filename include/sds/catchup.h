@@ -254,6 +254,9 @@ class CatchUpDriver {
 
  private:
   explicit CatchUpDriver(std::unique_ptr<Impl> impl);
+  const ProtocolLimits& limits_for_decoding() const;
+  Status RefuseUndecodable(uint64_t request_id, RequestKind kind, const Status& status,
+                           Timestamp now);
   std::unique_ptr<Impl> impl_;
 };
 

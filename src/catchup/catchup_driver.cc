@@ -194,6 +194,14 @@ class CatchUpDriver::Impl {
     return Status::Ok();
   }
 
+  Status RefuseUndecodable(uint64_t request_id, RequestKind kind, const Status& status,
+                           Timestamp now) {
+    SDS_RETURN_IF_ERROR(CheckOutstanding(request_id, kind));
+    now_ = now;
+    outstanding_.reset();
+    return Reject(kind, status);
+  }
+
   std::optional<RequestKind> OutstandingKind(uint64_t request_id) const {
     if (!outstanding_ || outstanding_->request_id != request_id) return std::nullopt;
     return outstanding_->kind;
@@ -819,6 +827,11 @@ std::optional<Cursor> CatchUpDriver::CursorOf(const ChannelId& channel_id) const
   return impl_->CursorOf(channel_id);
 }
 bool CatchUpDriver::Idle() const { return impl_->Idle(); }
+const ProtocolLimits& CatchUpDriver::limits_for_decoding() const { return impl_->config().limits; }
+Status CatchUpDriver::RefuseUndecodable(uint64_t request_id, RequestKind kind, const Status& status,
+                                        Timestamp now) {
+  return impl_->RefuseUndecodable(request_id, kind, status, now);
+}
 const CatchUpStats& CatchUpDriver::stats() const { return impl_->stats(); }
 
 }  // namespace sds::catchup
