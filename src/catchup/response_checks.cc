@@ -187,6 +187,8 @@ std::string CheckDeltaContinuity(const std::optional<Cursor>& cursor, const Chan
 
 std::string CheckUpToDate(const std::optional<Cursor>& cursor, const ChannelResult& r) {
   if (!cursor) return "UP_TO_DATE for a channel without a cursor";
+  // On the wire UP_TO_DATE carries no body: the store matched our cursor.
+  if (r.epoch == Epoch{} && r.low_seq == 0 && r.head_seq == 0) return {};
   if (r.epoch != cursor->epoch) {
     return "UP_TO_DATE in epoch " + EpochHex(r.epoch) + ", cursor is in epoch " +
            EpochHex(cursor->epoch);

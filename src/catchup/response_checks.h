@@ -26,7 +26,8 @@ Status CheckSyncResponse(const SyncRequest& request, const SyncResponse& respons
 // ascending from from_seq to to_seq, within low_seq..head_seq. Empty when it
 // holds, else why not (the channel then cold-starts).
 std::string CheckDeltaContinuity(const std::optional<Cursor>& cursor, const ChannelResult& result);
-// UP_TO_DATE only for the cursor's epoch and head_seq == cursor.seq (I7).
+// UP_TO_DATE only for the cursor's epoch and head_seq == cursor.seq (I7),
+// when the result says them (on the wire it carries no body).
 std::string CheckUpToDate(const std::optional<Cursor>& cursor, const ChannelResult& result);
 
 // Every channel asked answered once (snapshot or unknown); per snapshot at
