@@ -12,7 +12,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   echo "usage: $0 [seconds-per-target]" >&2
   exit 2
 fi
-targets=(decode_message_fuzzer bloom_parse_fuzzer)
+targets=(decode_message_fuzzer bloom_parse_fuzzer catchup_decode_fuzzer)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"

@@ -90,12 +90,17 @@ struct Entry {
 // Bounds every decoder enforces (kDecodeLimitExceeded past them), and the
 // defaults a client asks for.
 struct ProtocolLimits {
-  size_t max_request_bytes = 1 << 20;
-  size_t max_response_bytes = 8 << 20;
+  size_t max_request_bytes = 1 << 20;   // a whole encoded request
+  size_t max_response_bytes = 8 << 20;  // a whole encoded answer
+  // Channels of a Sync or Snapshot request, results of a SyncResponse,
+  // snapshots plus unknown ids of a SnapshotResponse.
   size_t max_channels_per_request = 1000;
+  // Entries of one response, summed over its channels.
   size_t max_entries_per_response = 10000;
+  // Message ids plus retrieval hints of a FetchRequest; missing ids plus
+  // missing hints of a FetchResponse.
   size_t max_ids_per_fetch = 1000;
-  size_t max_id_bytes = 1024;          // message and channel ids, hints
+  size_t max_id_bytes = 1024;          // message, channel and store ids, hints
   size_t max_payload_bytes = 1 << 20;  // one entry (SDS's largest message)
 };
 
@@ -251,8 +256,10 @@ struct BackfillResponse {
 // Decoders fail with
 //   kDecodeMalformed         not protobuf; a field of the wrong wire type; a
 //                            uint32 over 32 bits; an enum value version 1
-//                            does not define; an epoch not 16 bytes; a
-//                            message that contradicts itself (below)
+//                            does not define (a store answers in the version
+//                            asked, so new values come with a new version);
+//                            an epoch not 16 bytes; a message that
+//                            contradicts itself (below)
 //   kDecodeMissingField      a required field absent: a response's store_id,
 //                            a result's status, an entry's seq or message_id,
 //                            a cursor's or a log's epoch, an error's code
@@ -269,10 +276,9 @@ struct BackfillResponse {
 // from_seq..to_seq ascending, low_seq <= from_seq, to_seq <= head_seq and
 // has_more == (to_seq < head_seq); a reason iff the status is a cold start;
 // no entries with any other status; UP_TO_DATE and UNKNOWN_CHANNEL with
-// nothing but channel_id and status;
-// snapshot and backfill entries dense and within low_seq..snapshot_seq; fetch
-// entries strictly ascending. The client driver checks what needs its request
-// or its cursor: the epoch and from_seq continue the cursor, every channel was
+// nothing but channel_id and status; snapshot and backfill entries dense and
+// within low_seq..snapshot_seq; fetch entries strictly ascending. The client driver checks what
+// needs its request or its cursor: the epoch and from_seq continue the cursor, every channel was
 // asked for and is answered once, the page respects max_entries and ids_only,
 // a backfill ends at before_seq - 1. Requests are checked for form only
 // (protocol_version is the service's to judge, so that it can answer

@@ -11,28 +11,30 @@
 // Every request is answered from one ReadView of the log (invariant I4), and
 // every answer is either the response or a ServiceError:
 //   kBadRequest          undecodable request, or one naming a channel twice
-//   kUnsupportedVersion  protocol_version != kProtocolVersion
+//   kUnsupportedVersion  protocol_version != kProtocolVersion (supported_version
+//                        says kProtocolVersion)
 //   kTooLarge            request bytes over limits.max_request_bytes, or more
 //                        channels / ids than the caps below
 //   kInternal            the log failed (its message says how)
 // The bytes API never crashes on any input; it answers one of the above.
 //
 // Sync, per channel, in request order: the server rule of
-// catchup_protocol.h. Budgets: max_entries and max_bytes (payload bytes)
-// are over the whole response, the request's values capped by the config (0
-// asks for the config's default). The first DELTA channel always carries at
-// least one entry, even one larger than max_bytes, so no entry can stall a
-// client; a later DELTA channel gets what is left of the budget, which may be
-// nothing: DELTA with no entries, from_seq = cursor.seq + 1, to_seq =
-// cursor.seq and has_more = true (keeping every response far below
-// ProtocolLimits::max_response_bytes however many channels are behind). In
-// ids_only mode entries carry no payload and only max_entries bounds them.
+// catchup_protocol.h. An UP_TO_DATE result carries nothing but channel id and
+// status (its epoch and head are the cursor's). Budgets: max_entries and
+// max_bytes (payload bytes) are over the whole response, the request's values
+// capped by the config (0 asks for the config's default). Every DELTA carries
+// at least one entry, even one larger than max_bytes (the protocol has no
+// empty page, and no entry may stall a client), so once the budget is spent
+// each further DELTA channel gets exactly one entry: a response holds at most
+// max_entries entries plus one per DELTA channel served after the budget is
+// spent. In ids_only mode entries carry no payload and only max_entries
+// bounds them.
 //
 // Snapshot, per channel: snapshot_seq = head_seq; entries are the newest
 // min(K, cap) retained entries with seq <= snapshot_seq, ascending and ending
 // at snapshot_seq, also within max_snapshot_bytes over the response (so they
 // may be fewer than K: what is left out is still back-fillable from low_seq).
-// K = 0 asks for the cursor alone. max_lamport is the highest Lamport
+// K = 0 asks for default_snapshot_entries. max_lamport is the highest Lamport
 // appended in this epoch. Unknown channels are listed in unknown_channel_ids.
 //
 // Fetch: entries by message id and by retrieval hint, deduplicated, ascending
@@ -49,7 +51,6 @@
 #ifndef SDS_LOG_SERVICE_H_
 #define SDS_LOG_SERVICE_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -69,6 +70,7 @@ struct LogServiceConfig {
   uint32_t max_entries_cap = 1000;     // Sync page, over all channels
   uint64_t default_max_bytes = 1 << 20;
   uint64_t max_bytes_cap = uint64_t{4} << 20;
+  uint32_t default_snapshot_entries = 100;          // K, when the request says 0
   uint32_t max_snapshot_entries = 1000;             // K cap, per channel
   uint64_t max_snapshot_bytes = uint64_t{4} << 20;  // over the response
   uint32_t default_backfill_limit = 100;
@@ -121,12 +123,27 @@ class LogService {
   Answer<FetchResponse> Fetch(const FetchRequest& request);
   Answer<BackfillResponse> Backfill(const BackfillRequest& request);
 
+  // Bytes in, bytes out: decodes the request (within config().limits),
+  // answers it as above and encodes the answer. Input over
+  // limits.max_request_bytes or past a decode limit is kTooLarge, any other
+  // undecodable input kBadRequest; an answer that would exceed
+  // limits.max_response_bytes is replaced by kTooLarge (ask for less).
+  Bytes HandleSync(ByteSpan request);
+  Bytes HandleSnapshot(ByteSpan request);
+  Bytes HandleFetch(ByteSpan request);
+  Bytes HandleBackfill(ByteSpan request);
+
   const LogServiceConfig& config() const { return config_; }
   ChannelLog& log() { return *log_; }
   LogServiceCounters counters() const;
 
  private:
   struct Counters;
+  template <typename Request, typename Response>
+  Bytes Handle(ByteSpan bytes, LogServiceCounters::Outcomes LogServiceCounters::*kind,
+               Result<Request> (*decode)(ByteSpan, const ProtocolLimits&),
+               Answer<Response> (LogService::*answer)(const Request&),
+               Bytes (*encode)(const Response&));
   LogService(std::shared_ptr<ChannelLog> log, LogServiceConfig config);
 
   std::shared_ptr<ChannelLog> log_;

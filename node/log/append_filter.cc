@@ -92,6 +92,9 @@ FilteredInput FilterAppendInput(const AppendInput& input, const ChannelLogOption
 Epoch MintEpoch(const EntropySource& entropy) {
   Epoch epoch{};
   entropy(std::span<uint8_t>(epoch.data(), epoch.size()));
+  // The all-zero epoch means "none" on the wire: never mint it (a 2^-128
+  // event, or an entropy source that is broken).
+  if (epoch == kNoEpoch) epoch.back() = 1;
   return epoch;
 }
 

@@ -17,10 +17,12 @@ ServiceError Error(ServiceErrorCode code, std::string message) {
 
 std::optional<ServiceError> CheckVersion(uint32_t version) {
   if (version == kProtocolVersion) return std::nullopt;
-  return Error(ServiceErrorCode::kUnsupportedVersion, "protocol_version " +
-                                                          std::to_string(version) +
-                                                          " is not supported (this store speaks " +
-                                                          std::to_string(kProtocolVersion) + ")");
+  ServiceError error =
+      Error(ServiceErrorCode::kUnsupportedVersion, "protocol_version " + std::to_string(version) +
+                                                       " is not supported (this store speaks " +
+                                                       std::to_string(kProtocolVersion) + ")");
+  error.supported_version = kProtocolVersion;
+  return error;
 }
 
 // The first repeated id, if any: a request naming a channel twice is
@@ -62,9 +64,6 @@ struct LogService::Counters {
   std::mutex mutex;
   LogServiceCounters value;
 
-  LogServiceCounters::Outcomes& Of(LogServiceCounters::Outcomes LogServiceCounters::*kind) {
-    return value.*kind;
-  }
   void Count(LogServiceCounters::Outcomes LogServiceCounters::*kind,
              const std::optional<ServiceError>& error) {
     std::lock_guard lock(mutex);
@@ -110,6 +109,8 @@ Result<std::unique_ptr<LogService>> LogService::Create(std::shared_ptr<ChannelLo
   SDS_RETURN_IF_ERROR(check(config.default_max_bytes, config.max_bytes_cap, "default_max_bytes"));
   SDS_RETURN_IF_ERROR(
       check(config.max_snapshot_entries, C::kMaxEntriesLimit, "max_snapshot_entries"));
+  SDS_RETURN_IF_ERROR(check(config.default_snapshot_entries, config.max_snapshot_entries,
+                            "default_snapshot_entries"));
   SDS_RETURN_IF_ERROR(check(config.max_snapshot_bytes, C::kMaxBytesLimit, "max_snapshot_bytes"));
   SDS_RETURN_IF_ERROR(check(config.max_backfill_limit, C::kMaxEntriesLimit, "max_backfill_limit"));
   SDS_RETURN_IF_ERROR(
@@ -163,7 +164,6 @@ Answer<SyncResponse> LogService::Sync(const SyncRequest& request) {
   std::vector<std::string> ahead;
   Status status = log_->Read([&](ReadView& view) -> Status {
     uint64_t entries_left = max_entries, bytes_left = max_bytes;
-    bool first_delta = true;
     for (const ChannelCursor& asked : request.channels) {
       ChannelResult& r = response.channels.emplace_back();
       r.channel_id = asked.channel_id;
@@ -192,7 +192,10 @@ Answer<SyncResponse> LogService::Sync(const SyncRequest& request) {
                         std::to_string(cursor->seq) + " > head_seq " +
                         std::to_string(meta->head_seq) + " in the same epoch");
       } else if (cursor->seq == meta->head_seq) {
+        // No body: the epoch and head are the cursor's (the keep-alive answer).
         r.status = SyncStatus::kUpToDate;
+        r.epoch = kNoEpoch;
+        r.low_seq = r.head_seq = 0;
         ++tally.up_to_date;
       } else if (cursor->seq + 1 < meta->low_seq) {
         cold(ColdReason::kBehindRetention, tally.cold_starts.behind_retention);
@@ -200,8 +203,8 @@ Answer<SyncResponse> LogService::Sync(const SyncRequest& request) {
         r.status = SyncStatus::kDelta;
         ++tally.delta;
         r.from_seq = cursor->seq + 1;
-        ReadLimits limits{entries_left, bytes_left, first_delta ? 1u : 0u, !request.ids_only};
-        first_delta = false;
+        // At least one entry for every DELTA (the protocol has no empty page).
+        ReadLimits limits{entries_left, bytes_left, 1, !request.ids_only};
         SDS_RETURN_IF_ERROR(view.ReadForward(asked.channel_id, r.from_seq, limits, r.entries));
         r.to_seq = r.entries.empty() ? cursor->seq : r.entries.back().seq;
         r.has_more = r.to_seq < meta->head_seq;
@@ -260,7 +263,8 @@ Answer<SnapshotResponse> LogService::Snapshot(const SnapshotRequest& request) {
     return fail(Error(ServiceErrorCode::kBadRequest,
                       "channel '" + Printable(*dup) + "' appears twice in one Snapshot"));
   }
-  const uint64_t k = std::min<uint64_t>(request.entries_per_channel, config_.max_snapshot_entries);
+  const uint64_t k = Effective(request.entries_per_channel, config_.default_snapshot_entries,
+                               config_.max_snapshot_entries);
   SnapshotResponse response;
   response.store_id = log_->store_id();
   uint64_t served = 0, served_bytes = 0;
@@ -279,7 +283,6 @@ Answer<SnapshotResponse> LogService::Snapshot(const SnapshotRequest& request) {
       s.low_seq = meta->low_seq;
       s.max_lamport = meta->max_lamport;
       s.retained_count = meta->retained_count;
-      if (k == 0) continue;
       ReadLimits limits{k, bytes_left, 0, true};
       SDS_RETURN_IF_ERROR(view.ReadBackward(id, s.snapshot_seq, limits, s.entries));
       uint64_t bytes = PayloadBytes(s.entries);
@@ -407,6 +410,67 @@ Answer<BackfillResponse> LogService::Backfill(const BackfillRequest& request) {
   counters_->value.entries_served += response.entries.size();
   counters_->value.payload_bytes_served += PayloadBytes(response.entries);
   return response;
+}
+
+// ---- Bytes in, bytes out ------------------------------------------------------
+
+template <typename Request, typename Response>
+Bytes LogService::Handle(ByteSpan bytes, LogServiceCounters::Outcomes LogServiceCounters::*kind,
+                         Result<Request> (*decode)(ByteSpan, const ProtocolLimits&),
+                         Answer<Response> (LogService::*answer)(const Request&),
+                         Bytes (*encode)(const Response&)) {
+  auto fail = [&](ServiceErrorCode code, std::string message) {
+    ServiceError error{code, std::move(message), 0, 0};
+    counters_->Count(kind, error);
+    return EncodeServiceError(error);
+  };
+  const ProtocolLimits& limits = config_.limits;
+  if (bytes.size() > limits.max_request_bytes) {
+    return fail(ServiceErrorCode::kTooLarge, "request of " + std::to_string(bytes.size()) +
+                                                 " bytes (at most " +
+                                                 std::to_string(limits.max_request_bytes) + ")");
+  }
+  Result<Request> request = decode(bytes, limits);
+  if (!request.ok()) {
+    const Status& status = request.status();
+    return fail(status.code() == ErrorCode::kDecodeLimitExceeded ? ServiceErrorCode::kTooLarge
+                                                                 : ServiceErrorCode::kBadRequest,
+                "undecodable request: " + status.ToString());
+  }
+  Answer<Response> reply = (this->*answer)(*request);
+  if (auto* error = std::get_if<ServiceError>(&reply)) return EncodeServiceError(*error);
+  Bytes out = encode(std::get<Response>(reply));
+  if (out.size() > limits.max_response_bytes) {
+    // Counted once: the typed call counted an ok answer that is not sent.
+    {
+      std::lock_guard lock(counters_->mutex);
+      --(counters_->value.*kind).ok;
+    }
+    return fail(ServiceErrorCode::kTooLarge,
+                "the answer would be " + std::to_string(out.size()) + " bytes (at most " +
+                    std::to_string(limits.max_response_bytes) + "): ask for fewer entries");
+  }
+  return out;
+}
+
+Bytes LogService::HandleSync(ByteSpan request) {
+  return Handle<SyncRequest, SyncResponse>(request, &LogServiceCounters::sync, &DecodeSyncRequest,
+                                           &LogService::Sync, &EncodeSyncResponse);
+}
+Bytes LogService::HandleSnapshot(ByteSpan request) {
+  return Handle<SnapshotRequest, SnapshotResponse>(request, &LogServiceCounters::snapshot,
+                                                   &DecodeSnapshotRequest, &LogService::Snapshot,
+                                                   &EncodeSnapshotResponse);
+}
+Bytes LogService::HandleFetch(ByteSpan request) {
+  return Handle<FetchRequest, FetchResponse>(request, &LogServiceCounters::fetch,
+                                             &DecodeFetchRequest, &LogService::Fetch,
+                                             &EncodeFetchResponse);
+}
+Bytes LogService::HandleBackfill(ByteSpan request) {
+  return Handle<BackfillRequest, BackfillResponse>(request, &LogServiceCounters::backfill,
+                                                   &DecodeBackfillRequest, &LogService::Backfill,
+                                                   &EncodeBackfillResponse);
 }
 
 }  // namespace sds::catchup

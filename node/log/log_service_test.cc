@@ -139,6 +139,13 @@ TEST_P(LogServiceTest, ServerRuleBoundaryTable) {
       EXPECT_TRUE(r.entries.empty());
       continue;
     }
+    if (c.status == SyncStatus::kUpToDate) {
+      EXPECT_EQ(r.epoch, kNoEpoch) << "UP_TO_DATE carries no body";
+      EXPECT_EQ(r.low_seq, 0u);
+      EXPECT_EQ(r.head_seq, 0u);
+      EXPECT_TRUE(r.entries.empty());
+      continue;
+    }
     EXPECT_EQ(r.epoch, EpochOf(c.channel));
     EXPECT_EQ(r.low_seq, MustMeta(*log_, c.channel).low_seq);
     EXPECT_EQ(r.head_seq, MustMeta(*log_, c.channel).head_seq);
@@ -246,10 +253,9 @@ TEST_P(LogServiceTest, BudgetIsOverTheWholeResponse) {
   ExpectWellFormedDelta(response.channels[1], 2);
   EXPECT_EQ(Seqs(response.channels[1].entries), (std::vector<uint64_t>{3, 4}));
   EXPECT_TRUE(response.channels[1].has_more);
-  // Budget exhausted: an empty DELTA that says there is more.
+  // Budget spent: a further DELTA still carries exactly one entry.
   ExpectWellFormedDelta(response.channels[2], 0);
-  EXPECT_TRUE(response.channels[2].entries.empty());
-  EXPECT_EQ(response.channels[2].to_seq, 0u);
+  EXPECT_EQ(Seqs(response.channels[2].entries), (std::vector<uint64_t>{1}));
   EXPECT_TRUE(response.channels[2].has_more);
 }
 
@@ -322,6 +328,7 @@ TEST_P(LogServiceTest, SnapshotKIsCappedAndBoundedInBytes) {
   uint64_t size = ContentMessage("m20", "a", 20, 1000).size();  // as m10..m20
   LogServiceConfig config;
   config.max_snapshot_entries = 5;
+  config.default_snapshot_entries = 5;
   config.max_snapshot_bytes = 7 * size;
   Service(config);
   SnapshotRequest request;
@@ -331,9 +338,11 @@ TEST_P(LogServiceTest, SnapshotKIsCappedAndBoundedInBytes) {
   EXPECT_EQ(Seqs(response.channels[0].entries), (std::vector<uint64_t>{16, 17, 18, 19, 20}));
   EXPECT_EQ(Seqs(response.channels[1].entries), (std::vector<uint64_t>{19, 20}));
   EXPECT_EQ(response.channels[1].snapshot_seq, 20u) << "the cursor does not shrink with entries";
-  request.entries_per_channel = 0;
+  request.entries_per_channel = 0;  // the default
+  config.default_snapshot_entries = 3;
+  Service(config);
   response = MustOk(service_->Snapshot(request));
-  EXPECT_TRUE(response.channels[0].entries.empty());
+  EXPECT_EQ(Seqs(response.channels[0].entries), (std::vector<uint64_t>{18, 19, 20}));
   EXPECT_EQ(response.channels[0].snapshot_seq, 20u);
 }
 
@@ -466,7 +475,9 @@ TEST_P(LogServiceTest, BadRequestsAreAnsweredWithServiceErrors) {
   Service(config);
   SyncRequest sync;
   sync.protocol_version = 2;
-  EXPECT_EQ(MustFail(service_->Sync(sync)).code, ServiceErrorCode::kUnsupportedVersion);
+  ServiceError version = MustFail(service_->Sync(sync));
+  EXPECT_EQ(version.code, ServiceErrorCode::kUnsupportedVersion);
+  EXPECT_EQ(version.supported_version, kProtocolVersion);
   sync.protocol_version = kProtocolVersion;
   sync.channels = {{"a", {}}, {"b", {}}, {"c", {}}, {"d", {}}};
   EXPECT_EQ(MustFail(service_->Sync(sync)).code, ServiceErrorCode::kTooLarge);

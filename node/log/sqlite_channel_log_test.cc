@@ -227,6 +227,39 @@ TEST(SqliteChannelLogTest, EmptyFileBecomesANewLog) {
   EXPECT_EQ(AppendN(*log, 2), (std::vector<uint64_t>{1, 2}));
 }
 
+TEST(SqliteChannelLogTest, AFailedBatchStoresNothingAndTheLogCarriesOn) {
+  TempPath path("fail.db");
+  { AppendN(*MustOpen(path.str()), 2); }
+  // A storage failure in the middle of a batch, injected with a trigger.
+  Sql(path.str(),
+      "CREATE TRIGGER poison BEFORE INSERT ON entries WHEN NEW.message_id = CAST('poison' AS BLOB)"
+      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  auto log = MustOpen(path.str());
+  ChannelMeta before = MustMeta(*log);
+  std::vector<Bytes> wires = {ContentMessage("m3", "ch", 3), ContentMessage("new", "fresh"),
+                              ContentMessage("poison", "ch", 4), ContentMessage("m5", "ch", 5)};
+  std::vector<AppendInput> inputs;
+  for (const Bytes& w : wires) inputs.push_back({w, {}});
+  auto results = log->Append(inputs, kT0);
+  ASSERT_FALSE(results.ok());
+  EXPECT_EQ(results.status().code(), ErrorCode::kPersistence);
+  EXPECT_NE(results.status().message().find("injected failure"), std::string::npos)
+      << results.status().ToString();
+  EXPECT_EQ(MustMeta(*log), before) << "the cache ran ahead of the file";
+  auto fresh = log->Meta("fresh");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->has_value()) << "a channel created by the failed batch survived";
+  // The same messages without the poison: seqs continue densely from the head.
+  inputs.erase(inputs.begin() + 2);
+  results = log->Append(inputs, kT0);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  EXPECT_EQ((*results)[0].seq, 3u);
+  EXPECT_EQ((*results)[1].seq, 1u);
+  EXPECT_EQ((*results)[2].seq, 4u);
+  log.reset();
+  EXPECT_EQ(MustMeta(*MustOpen(path.str())).head_seq, 4u);
+}
+
 TEST(SqliteChannelLogTest, RetentionAndTruncationSurviveARestart) {
   TempPath path("retained.db");
   ChannelMeta a, b;
