@@ -142,9 +142,9 @@ Status CheckSyncResponse(const SyncRequest& request, const SyncResponse& respons
   if (deltas > 0 && entries == 0) {
     return Violation(what, "DELTA results without a single entry (no progress)");
   }
-  // The store may send fewer entries than asked, never more (at least one
-  // per DELTA channel is allowed even past max_entries).
-  size_t allowed = std::max<size_t>(request.max_entries, deltas);
+  // The store may send fewer entries than asked, never more, except that
+  // every DELTA channel after the budget ran out carries its one entry.
+  size_t allowed = request.max_entries + (deltas > 0 ? deltas - 1 : 0);
   if (entries > allowed || entries > config.limits.max_entries_per_response) {
     return Violation(what, N(entries) + " entries, more than the " + N(allowed) + " asked for");
   }

@@ -339,7 +339,7 @@ void RunModel(const ModelRun& run) {
   for (size_t i = 0; i < clients.size(); ++i) {
     ModelClient& m = *clients[i];
     SCOPED_TRACE("client " + std::to_string(i) + " (" + std::to_string(m.crashes) + " crashes)");
-    EXPECT_TRUE(m.c.driver->Idle());
+    EXPECT_TRUE(m.c.driver->Idle()) << m.last_retry;
     check_cursors(m);
     // Nothing twice, nothing unknown.
     for (const MessageId& id : m.delivered) {
