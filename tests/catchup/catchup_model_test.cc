@@ -211,18 +211,22 @@ void RunModel(const ModelRun& run) {
       m.c.driver->OnTransportFailure(request->request_id, "lost", now);
       return true;
     }
-    // Typed answers: the wire form has its own suites, and the log's typed
-    // answers are richer than what the codec lets on the wire.
-    Status handled;
-    if (auto* sync = std::get_if<SyncRequest>(&request->request)) {
-      handled = m.c.driver->OnSyncAnswer(request->request_id, node.service().Sync(*sync), now);
-    } else if (auto* snap = std::get_if<SnapshotRequest>(&request->request)) {
-      handled =
-          m.c.driver->OnSnapshotAnswer(request->request_id, node.service().Snapshot(*snap), now);
-    } else {
-      handled = m.c.driver->OnFetchAnswer(
-          request->request_id, node.service().Fetch(std::get<FetchRequest>(request->request)), now);
+    // Bytes both ways: the driver's encoder, the service's bytes API, the
+    // driver's decoder.
+    Bytes up = request->Encode();
+    Bytes down;
+    switch (request->kind) {
+      case RequestKind::kSync:
+        down = node.service().HandleSync(up);
+        break;
+      case RequestKind::kSnapshot:
+        down = node.service().HandleSnapshot(up);
+        break;
+      case RequestKind::kFetch:
+        down = node.service().HandleFetch(up);
+        break;
     }
+    Status handled = m.c.driver->OnResponse(request->request_id, down, now);
     if (!allow_crash && !handled.ok()) m.last_retry = handled.ToString();
     m.Drain();
     if (fault == 1 || fault == 2 || fault == 4)
