@@ -172,8 +172,9 @@ class CatchUpDriver::Impl {
     if (!ready_ || outstanding_) return std::nullopt;
     OutgoingRequest request = std::move(*ready_);
     ready_.reset();
-    outstanding_ = Outstanding{request.request_id, request.kind, request.request,
-                               now_ + config_.request_timeout, ready_for_ids_page_};
+    outstanding_ = Outstanding{request.request_id,  request.kind,
+                               request.request,     now_ + config_.request_timeout,
+                               ready_for_ids_page_, ready_for_refetch_};
     return request;
   }
 
@@ -291,10 +292,13 @@ class CatchUpDriver::Impl {
     const FetchResponse& response = std::get<FetchResponse>(answer);
     const FetchRequest request = std::get<FetchRequest>(std::move(outstanding_->request));
     const bool for_page = outstanding_->for_ids_page;
+    const bool for_refetch = outstanding_->for_refetch;
     Status checked = CheckFetchResponse(request, response, config_);
     outstanding_.reset();
     if (!checked.ok()) return Reject(RequestKind::kFetch, checked);
-    Status result = for_page ? ApplyIdsPage(response) : ApplyDependencies(request, response);
+    Status result = for_page      ? ApplyIdsPage(response)
+                    : for_refetch ? ApplyRefetch(request, response)
+                                  : ApplyDependencies(request, response);
     if (!result.ok()) {
       Fail(RequestKind::kFetch, result, 0);
     } else {
@@ -346,6 +350,7 @@ class CatchUpDriver::Impl {
     std::variant<SyncRequest, SnapshotRequest, FetchRequest> request;
     Timestamp deadline;
     bool for_ids_page = false;
+    bool for_refetch = false;
   };
   // An ids-only DELTA page waiting for the Fetch of the ids we lack.
   struct IdsPage {
@@ -369,6 +374,8 @@ class CatchUpDriver::Impl {
     cold_.clear();
     ids_pages_.clear();
     deps_queue_.clear();
+    refetch_queue_.clear();
+    refetch_listed_ = false;
     for (const auto& [id, track] : channels_) {
       sync_queue_.insert(id);
       if (track.dependencies_pending) deps_queue_.push_back(id);
@@ -460,6 +467,33 @@ class CatchUpDriver::Impl {
         Ready(RequestKind::kFetch, std::move(fetch), false);
         return;
       }
+      // Once per round: messages still waiting for dependencies the store
+      // may hold (e.g. revealed by entries after a snapshot) get one Fetch.
+      // Only what it returns is applied; nothing is marked met here, since
+      // a dependency not in the store may still be on its way.
+      if (!refetch_listed_) {
+        refetch_listed_ = true;
+        for (const auto& [id, track] : channels_) {
+          if (track.cursor && !engine_.PendingDependencies(id).empty()) {
+            refetch_queue_.push_back(id);
+          }
+        }
+      }
+      if (!refetch_queue_.empty()) {
+        FetchRequest fetch;
+        fetch.channel_id = refetch_queue_.front();
+        for (const HistoryEntry& dep : engine_.PendingDependencies(fetch.channel_id)) {
+          if (fetch.message_ids.size() >= config_.limits.max_ids_per_fetch) break;
+          fetch.message_ids.push_back(dep.message_id);
+        }
+        if (fetch.message_ids.empty()) {
+          refetch_queue_.pop_front();
+          continue;
+        }
+        Ready(RequestKind::kFetch, std::move(fetch), false);
+        ready_for_refetch_ = true;
+        return;
+      }
       round_active_ = false;
       next_round_at_ = now_ + config_.sync_interval;
       return;
@@ -474,6 +508,7 @@ class CatchUpDriver::Impl {
     out.request = std::move(request);
     ready_ = std::move(out);
     ready_for_ids_page_ = for_ids_page;
+    ready_for_refetch_ = false;
   }
 
   // Saves the channel's pending effects and the cursor in one store group.
@@ -694,6 +729,26 @@ class CatchUpDriver::Impl {
     return Status::Ok();
   }
 
+  // The once-per-round Fetch of dependencies still awaited: what came back is
+  // applied (the cursor stays where it is).
+  Status ApplyRefetch(const FetchRequest& request, const FetchResponse& response) {
+    const ChannelId& id = request.channel_id;
+    ChannelTrack& track = channels_[id];
+    if (!track.cursor) {
+      if (!refetch_queue_.empty()) refetch_queue_.pop_front();
+      return Status::Ok();
+    }
+    std::vector<uint64_t> seqs;
+    bool aborted = false;
+    Status saved = CommitCursor(
+        id, *track.cursor, track.dependencies_pending,
+        [&] { ApplyEntries(id, response.entries, &aborted, &seqs); }, &aborted);
+    if (!saved.ok()) return saved;
+    if (!refetch_queue_.empty()) refetch_queue_.pop_front();
+    if (!seqs.empty()) events_.push_back(Fetched{id, std::move(seqs)});
+    return Status::Ok();
+  }
+
   // The Fetch of an ids-only page: the entries we lacked are applied, then
   // the cursor moves to the page's end.
   Status ApplyIdsPage(const FetchResponse& response) {
@@ -777,6 +832,9 @@ class CatchUpDriver::Impl {
 
   std::optional<OutgoingRequest> ready_;
   bool ready_for_ids_page_ = false;
+  bool ready_for_refetch_ = false;
+  std::deque<ChannelId> refetch_queue_;
+  bool refetch_listed_ = false;
   std::optional<Outstanding> outstanding_;
   uint64_t last_request_id_ = 0;
 

@@ -201,7 +201,9 @@ void RunModel(const ModelRun& run) {
       m.Crash();
       return true;
     }
-    if (fault == 1) m.c.store->SetFailing(StoreOperation::kCommitOp, true);
+    // (No injected CommitOp failure here: MemoryStore applies writes at once,
+    // so a failed commit would leave a partial group no atomic store leaves;
+    // fault 4 below is the crash before the page's writes are durable.)
     if (fault == 2) m.c.store->SetFailing(StoreOperation::kSaveCatchUpCursor, true);
     if (fault == 4) {  // the engine's own writes fail
       m.c.store->SetFailing(StoreOperation::kSaveChannelMeta, true);
@@ -384,7 +386,9 @@ void RunModel(const ModelRun& run) {
                           if (m.excused_ids.count(e.message_id)) continue;
                           if (unreachable && buffered.count(e.message_id)) continue;
                           EXPECT_EQ(m.delivered.count(e.message_id), 1u)
-                              << ch << " seq " << e.seq << " id " << e.message_id;
+                              << ch << " seq " << e.seq << " id " << e.message_id
+                              << (m.c.engine->IsKnown(ch, e.message_id) ? " (known" : " (unknown")
+                              << (buffered.count(e.message_id) ? ", buffered)" : ")");
                         }
                       }
                       return Status::Ok();
