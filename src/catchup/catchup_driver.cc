@@ -714,10 +714,9 @@ class CatchUpDriver::Impl {
           if (!all.empty()) (void)engine_.MarkDependenciesMet(id, all, now_);
         },
         &aborted, &deferred);
-    if (!saved.ok()) return saved;
-    if (!deferred) {
-      deps_queue_.erase(std::remove(deps_queue_.begin(), deps_queue_.end(), id), deps_queue_.end());
-    }
+    // The engine applied these whether or not the save succeeded (a failed
+    // save stays pending and goes out with the next one): say so now, or the
+    // retry, which no longer sees them pending, never would.
     if (!seqs.empty()) events_.push_back(Fetched{id, std::move(seqs)});
     if (!not_retained.empty()) {
       events_.push_back(
@@ -725,6 +724,10 @@ class CatchUpDriver::Impl {
     }
     if (!beyond.empty()) {
       events_.push_back(Irretrievable{id, IrretrievableReason::kBeyondFetch, std::move(beyond)});
+    }
+    if (!saved.ok()) return saved;
+    if (!deferred) {
+      deps_queue_.erase(std::remove(deps_queue_.begin(), deps_queue_.end(), id), deps_queue_.end());
     }
     return Status::Ok();
   }
