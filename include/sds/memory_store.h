@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sds/store.h"
 
@@ -25,6 +27,13 @@ class MemoryStore : public Store {
   Status DropChannel(const ChannelId& channel_id) override;
   Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
                           ByteSpan hint) override;
+  Status SaveCatchUpCursor(ByteSpan store_id, const ChannelId& channel_id,
+                           ByteSpan cursor) override;
+  Result<std::vector<StoredCatchUpCursor>> LoadCatchUpCursors(ByteSpan store_id) override;
+  // Writes apply at once, except cursors: a cursor saved inside a group is
+  // kept aside and applied only when CommitOp succeeds, so that an injected
+  // commit failure never leaves a cursor ahead of the state it covers.
+  void BeginOp() override;
   Status CommitOp() override;
 
   // Replaces the channel's stored state (e.g. state exported by nim-sds).
@@ -42,6 +51,10 @@ class MemoryStore : public Store {
   struct Channel;
   Status Enter(StoreOperation op);
   std::map<ChannelId, std::unique_ptr<Channel>> channels_;
+  // (store_id, channel) -> cursor bytes.
+  std::map<std::pair<Bytes, ChannelId>, Bytes> cursors_;
+  bool in_group_ = false;
+  std::vector<std::pair<std::pair<Bytes, ChannelId>, Bytes>> group_cursors_;
   std::array<bool, kStoreOperationCount> failing_{};
   std::array<size_t, kStoreOperationCount> calls_{};
 };

@@ -144,6 +144,37 @@ class ReliabilityManager {
   Status MarkDependenciesMet(const ChannelId& channel_id, std::span<const MessageId> message_ids,
                              Timestamp now);
 
+  // ---- Catch-up from a store (catchup.h) -----------------------------------
+  // What sds::catchup::CatchUpDriver needs from the engine; usable by any
+  // other catch-up client.
+
+  // Unwrap of bytes that must be a message of `channel_id` (a store entry):
+  // a message of another channel is rejected with kInvalidArgument before
+  // anything changes.
+  Result<UnwrapResult> UnwrapOnChannel(const ChannelId& channel_id, ByteSpan wire, Timestamp now);
+  // Holds back the saves of the operations that follow (Unwrap,
+  // UnwrapOnChannel, MarkDependenciesMet on one channel) until CommitCatchUp,
+  // so that a page of store entries costs one store group, not one per entry.
+  void BeginCatchUpGroup();
+  // Ends the group: saves every change pending on `channel_id` and then, only
+  // if all of it succeeded, `cursor_write(store)`, in one store group (one
+  // transaction in SqliteStore). Other channels' pending changes are saved
+  // in groups of their own. kPersistence naming the first failure otherwise:
+  // the changes stay pending (the next save retries them) and the cursor
+  // write is not made, or is rolled back with the group. Without a store the
+  // cursor write is skipped and the result is Ok.
+  Status CommitCatchUp(const ChannelId& channel_id,
+                       const std::function<Status(Store&)>& cursor_write);
+  // Whether `message_id` is delivered (or marked met), or waiting in the
+  // incoming buffer, on the channel. Read-only.
+  bool IsKnown(const ChannelId& channel_id, const MessageId& message_id) const;
+  // The dependencies that the incoming buffer of the channel waits for and
+  // does not hold itself, each once, with the retrieval hint and sender the
+  // waiting messages gave.
+  std::vector<HistoryEntry> PendingDependencies(const ChannelId& channel_id) const;
+  // The store this manager saves to (null without one).
+  Store* store() const;
+
   // ---- Time ----------------------------------------------------------------
   // Runs everything due at `now` (resends, give-ups, sync messages, SDS-R
   // requests and responses) and returns the next deadline (kNoDeadline when

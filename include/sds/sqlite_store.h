@@ -33,7 +33,7 @@ class SqliteStore : public Store {
     int busy_timeout_ms = 0;
   };
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating if needed) the database at `path`. kPersistence with a
   // message saying why when the file is not an sds store, is corrupt, is
@@ -50,6 +50,9 @@ class SqliteStore : public Store {
   Status DropChannel(const ChannelId& channel_id) override;
   Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
                           ByteSpan hint) override;
+  Status SaveCatchUpCursor(ByteSpan store_id, const ChannelId& channel_id,
+                           ByteSpan cursor) override;
+  Result<std::vector<StoredCatchUpCursor>> LoadCatchUpCursors(ByteSpan store_id) override;
   void BeginOp() override;
   Status CommitOp() override;
 

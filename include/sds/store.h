@@ -21,6 +21,11 @@
 //   - SetRetrievalHint: when the application or the hint provider supplies a
 //     hint for a delivered message; failures are logged (the hint is sent
 //     again with the message's next history write).
+//   - SaveCatchUpCursor: by ReliabilityManager::CommitCatchUp (catchup.h),
+//     last in the group that saves the changes the cursor covers, and only
+//     when every other write of the group succeeded; a failure leaves the
+//     stored cursor where it was. LoadCatchUpCursors: when a catch-up driver
+//     starts; its failure is returned.
 //
 // Stores are used from the thread that owns the manager; several managers
 // may share one store only if it says so (SqliteStore: one per manager).
@@ -77,8 +82,17 @@ enum class StoreOperation : uint8_t {
   kDropChannel,
   kSetRetrievalHint,
   kCommitOp,
+  kSaveCatchUpCursor,
+  kLoadCatchUpCursors,
 };
-inline constexpr size_t kStoreOperationCount = 6;
+inline constexpr size_t kStoreOperationCount = 8;
+
+// A catch-up cursor as stored: the driver's encoding of (epoch, seq), opaque
+// to the store.
+struct StoredCatchUpCursor {
+  ChannelId channel_id;
+  Bytes cursor;
+};
 const char* StoreOperationName(StoreOperation op);
 
 class Store {
@@ -97,6 +111,14 @@ class Store {
   // Records the hint of a stored history message (unknown ids: no error).
   virtual Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
                                   ByteSpan hint) = 0;
+
+  // Catch-up cursors, one per (store_id, channel): how far the channel's log
+  // on that store has been applied (catchup.h). Saving replaces the previous
+  // cursor; DropChannel forgets the channel's cursors on every store.
+  virtual Status SaveCatchUpCursor(ByteSpan store_id, const ChannelId& channel_id,
+                                   ByteSpan cursor) = 0;
+  // Every cursor saved for `store_id`, ordered by channel id.
+  virtual Result<std::vector<StoredCatchUpCursor>> LoadCatchUpCursors(ByteSpan store_id) = 0;
 
   // Groups the writes of one engine operation. Between BeginOp and CommitOp a
   // store may defer its writes; CommitOp makes all of them durable, or none

@@ -25,7 +25,7 @@ ReliabilityManager::Impl::PersistScope::PersistScope(Impl* impl, ChannelState* c
 
 ReliabilityManager::Impl::PersistScope::~PersistScope() {
   if (--impl_->persist_depth_ != 0 || !impl_->store_) return;
-  if (ChannelState* channel = impl_->FindChannel(channel_id_)) impl_->PersistChannel(*channel);
+  if (ChannelState* channel = impl_->FindChannel(channel_id_)) (void)impl_->PersistChannel(*channel);
 }
 
 void ReliabilityManager::Impl::Log(LogLevel level, const std::string& message) const {
@@ -185,7 +185,7 @@ std::vector<MessageId> SortedIds(const std::unordered_set<MessageId>& ids) {
 
 }  // namespace
 
-void ReliabilityManager::Impl::PersistChannel(ChannelState& channel) {
+Status ReliabilityManager::Impl::PersistChannel(ChannelState& channel, const GroupWrite* also) {
   internal::PersistState& p = channel.persist;
   const bool save_meta = !p.outgoing.empty() || !p.incoming.empty() || !p.outgoing_repair.empty() ||
                          !p.incoming_repair.empty() || !p.delivered_added.empty() ||
@@ -194,10 +194,10 @@ void ReliabilityManager::Impl::PersistChannel(ChannelState& channel) {
                          channel.sync_count != p.saved_sync_count;
   const bool update_history = !p.history_appends.empty() || !p.history_evicts.empty();
   const bool save_hints = !p.hints.empty();
-  if (!save_meta && !update_history && !save_hints) return;
+  if (!save_meta && !update_history && !save_hints && also == nullptr) return Status::Ok();
 
   const ChannelId& channel_id = channel.channel_id;
-  Status meta_status, history_status, hint_status;
+  Status meta_status, history_status, hint_status, also_status;
   store_->BeginOp();
   if (save_meta) {
     ChannelMetaDelta delta;
@@ -267,11 +267,21 @@ void ReliabilityManager::Impl::PersistChannel(ChannelState& channel) {
       if (!hint_status.ok()) break;
     }
   }
+  // The extra write (a catch-up cursor) rides in the group only when it
+  // covers nothing that failed: it must never land without those effects.
+  if (also != nullptr) {
+    if (!meta_status.ok() || !history_status.ok() || !hint_status.ok()) {
+      also_status = Status(ErrorCode::kPersistence, "not written: the changes it covers failed");
+    } else {
+      also_status = (*also)(*store_);
+    }
+  }
   Status commit = store_->CommitOp();
   if (!commit.ok()) {
     if (save_meta && meta_status.ok()) meta_status = commit;
     if (update_history && history_status.ok()) history_status = commit;
     if (save_hints && hint_status.ok()) hint_status = commit;
+    if (also != nullptr && also_status.ok()) also_status = commit;
   }
 
   if (save_meta) {
@@ -308,6 +318,10 @@ void ReliabilityManager::Impl::PersistChannel(ChannelState& channel) {
           "channel " + channel_id + ": saving retrieval hints failed: " + hint_status.message());
     }
   }
+  for (const Status* status : {&meta_status, &history_status, &hint_status, &also_status}) {
+    if (!status->ok()) return *status;
+  }
+  return Status::Ok();
 }
 
 Status ReliabilityManager::Impl::TryReset() {

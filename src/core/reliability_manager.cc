@@ -296,7 +296,8 @@ Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded)
   return Status::Ok();
 }
 
-Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp now) {
+Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp now,
+                                                     const ChannelId* expected_channel) {
   if (wire.size() > config_.limits.decode.max_message_bytes) {
     return Status(ErrorCode::kMessageTooLarge,
                   "message of " + std::to_string(wire.size()) +
@@ -306,6 +307,11 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   if (!decoded_or.ok()) return decoded_or.status();
   DecodedMessage decoded = std::move(*decoded_or);
   SDS_RETURN_IF_ERROR(ValidateReceived(decoded));
+  if (expected_channel != nullptr && decoded.message.channel_id != *expected_channel) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "message " + decoded.message.message_id + " belongs to channel " +
+                      decoded.message.channel_id + ", not " + *expected_channel);
+  }
 
   // Nothing has changed yet; from here on the message is accepted.
   auto channel_or = GetOrCreateChannel(decoded.message.channel_id);

@@ -3,6 +3,7 @@
 #define SDS_CORE_RELIABILITY_MANAGER_IMPL_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,12 +35,16 @@ inline constexpr std::string_view kRepairDisabledMessage =
 
 class ReliabilityManager::Impl {
  public:
+  // A write made inside a channel's store group (a catch-up cursor).
+  using GroupWrite = std::function<Status(Store&)>;
+
   Impl(const Config& config, std::shared_ptr<Store> store);
 
   void SetLogger(LogCallback logger);
   Status TryReset();
 
   const Config& config() const { return config_; }
+  Store* store() const { return store_.get(); }
 
   Status EnsureChannel(const ChannelId& channel_id);
   Status RemoveChannel(const ChannelId& channel_id);
@@ -58,9 +63,18 @@ class ReliabilityManager::Impl {
                                     const MessageId& message_id, Timestamp now);
   Result<SharedBytes> MakeSyncMessage(const ChannelId& channel_id, const MessageId& message_id,
                                       Timestamp now);
-  Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now);
+  // `expected_channel`: reject (before any change) a message of another channel.
+  Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now,
+                              const ChannelId* expected_channel = nullptr);
   Status MarkDependenciesMet(const ChannelId& channel_id, std::span<const MessageId> message_ids,
                              Timestamp now);
+
+  // Catch-up support (catchup_support.cc).
+  Result<UnwrapResult> UnwrapOnChannel(const ChannelId& channel_id, ByteSpan wire, Timestamp now);
+  void BeginCatchUpGroup();
+  Status CommitCatchUp(const ChannelId& channel_id, const GroupWrite& cursor_write);
+  bool IsKnown(const ChannelId& channel_id, const MessageId& message_id) const;
+  std::vector<HistoryEntry> PendingDependencies(const ChannelId& channel_id) const;
 
   Timestamp Tick(Timestamp now);
   Timestamp NextDeadline() const;
@@ -144,7 +158,10 @@ class ReliabilityManager::Impl {
   bool persisting() const { return store_ != nullptr; }
   void Log(LogLevel level, const std::string& message) const;
   Status LoadChannelState(internal::ChannelState& channel);
-  void PersistChannel(internal::ChannelState& channel);
+  // Saves what is pending on the channel in one store group; `also`, when
+  // given, is written last in the same group, and only if everything before
+  // it succeeded. Returns the first failure (failures stay pending).
+  Status PersistChannel(internal::ChannelState& channel, const GroupWrite* also = nullptr);
   void TouchOutgoing(internal::ChannelState& channel, const MessageId& id) {
     if (store_) channel.persist.outgoing.Insert(id);
   }

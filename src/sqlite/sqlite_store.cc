@@ -59,6 +59,13 @@ CREATE TABLE delivered(
   channel BLOB NOT NULL, seq INTEGER NOT NULL, message_id BLOB NOT NULL,
   PRIMARY KEY(channel, seq)) WITHOUT ROWID;
 )sql",
+    // 2: catch-up cursors (catchup.h), one per (store_id, channel).
+    R"sql(
+CREATE TABLE catchup_cursors(
+  store_id BLOB NOT NULL, channel BLOB NOT NULL, cursor BLOB NOT NULL,
+  PRIMARY KEY(store_id, channel)) WITHOUT ROWID;
+CREATE INDEX catchup_cursors_by_channel ON catchup_cursors(channel);
+)sql",
 };
 constexpr int kLatestSchema = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kLatestSchema == SqliteStore::kSchemaVersion);
@@ -465,7 +472,8 @@ class SqliteStore::Impl {
           "DELETE FROM history WHERE channel=?1", "DELETE FROM outgoing WHERE channel=?1",
           "DELETE FROM incoming WHERE channel=?1", "DELETE FROM outgoing_repair WHERE channel=?1",
           "DELETE FROM incoming_repair WHERE channel=?1",
-          "DELETE FROM delivered WHERE channel=?1"}) {
+          "DELETE FROM delivered WHERE channel=?1",
+          "DELETE FROM catchup_cursors WHERE channel=?1"}) {
       SDS_RETURN_IF_ERROR(Run(sql, [&](Statement& s) { s.Bind(1, ch); }));
     }
     return Status::Ok();
@@ -602,6 +610,30 @@ Status SqliteStore::SetRetrievalHint(const ChannelId& channel_id, const MessageI
         "UPDATE history SET hint=?3 WHERE channel=?1 AND message_id=?2",
         [&](Statement& s) { s.Bind(1, channel_id).Bind(2, message_id).Bind(3, hint); });
   });
+}
+
+Status SqliteStore::SaveCatchUpCursor(ByteSpan store_id, const ChannelId& channel_id,
+                                      ByteSpan cursor) {
+  return impl_->InOp([&] {
+    return impl_->Run(
+        "INSERT INTO catchup_cursors(store_id, channel, cursor) VALUES(?1,?2,?3)"
+        " ON CONFLICT(store_id, channel) DO UPDATE SET cursor=excluded.cursor",
+        [&](Statement& s) { s.Bind(1, store_id).Bind(2, channel_id).Bind(3, cursor); });
+  });
+}
+
+Result<std::vector<StoredCatchUpCursor>> SqliteStore::LoadCatchUpCursors(ByteSpan store_id) {
+  auto stmt = impl_->Prepare(
+      "SELECT channel, cursor FROM catchup_cursors WHERE store_id=?1 ORDER BY channel");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, store_id);
+  std::vector<StoredCatchUpCursor> out;
+  while (true) {
+    int rc = stmt->Step();
+    if (rc == SQLITE_DONE) return out;
+    if (rc != SQLITE_ROW) return impl_->Explain(rc, "loading catch-up cursors");
+    out.push_back(StoredCatchUpCursor{stmt->Str(0), stmt->Blob(1)});
+  }
 }
 
 void SqliteStore::BeginOp() {

@@ -169,7 +169,38 @@ Status MemoryStore::UpdateHistory(const ChannelId& channel_id, const HistoryUpda
 Status MemoryStore::DropChannel(const ChannelId& channel_id) {
   SDS_RETURN_IF_ERROR(Enter(StoreOperation::kDropChannel));
   channels_.erase(channel_id);
+  std::erase_if(cursors_, [&](const auto& kv) { return kv.first.second == channel_id; });
+  std::erase_if(group_cursors_, [&](const auto& kv) { return kv.first.second == channel_id; });
   return Status::Ok();
+}
+
+Status MemoryStore::SaveCatchUpCursor(ByteSpan store_id, const ChannelId& channel_id,
+                                      ByteSpan cursor) {
+  SDS_RETURN_IF_ERROR(Enter(StoreOperation::kSaveCatchUpCursor));
+  auto key = std::make_pair(Bytes(store_id.begin(), store_id.end()), channel_id);
+  Bytes value(cursor.begin(), cursor.end());
+  if (in_group_) {
+    group_cursors_.emplace_back(std::move(key), std::move(value));
+  } else {
+    cursors_[std::move(key)] = std::move(value);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<StoredCatchUpCursor>> MemoryStore::LoadCatchUpCursors(ByteSpan store_id) {
+  SDS_RETURN_IF_ERROR(Enter(StoreOperation::kLoadCatchUpCursors));
+  std::vector<StoredCatchUpCursor> out;
+  Bytes id(store_id.begin(), store_id.end());
+  for (auto it = cursors_.lower_bound({id, ChannelId()});
+       it != cursors_.end() && it->first.first == id; ++it) {
+    out.push_back(StoredCatchUpCursor{it->first.second, it->second});
+  }
+  return out;
+}
+
+void MemoryStore::BeginOp() {
+  in_group_ = true;
+  group_cursors_.clear();
 }
 
 Status MemoryStore::SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
@@ -182,7 +213,15 @@ Status MemoryStore::SetRetrievalHint(const ChannelId& channel_id, const MessageI
   return Status::Ok();
 }
 
-Status MemoryStore::CommitOp() { return Enter(StoreOperation::kCommitOp); }
+Status MemoryStore::CommitOp() {
+  Status status = Enter(StoreOperation::kCommitOp);
+  if (status.ok()) {
+    for (auto& [key, value] : group_cursors_) cursors_[key] = std::move(value);
+  }
+  group_cursors_.clear();
+  in_group_ = false;
+  return status;
+}
 
 Status MemoryStore::ImportChannel(const ChannelId& channel_id, const ChannelData& data) {
   channels_.erase(channel_id);

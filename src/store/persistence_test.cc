@@ -585,6 +585,12 @@ TEST(MemoryStoreTest, InjectsFailuresPerOperationAndCountsCalls) {
       case StoreOperation::kCommitOp:
         status = store.CommitOp();
         break;
+      case StoreOperation::kSaveCatchUpCursor:
+        status = store.SaveCatchUpCursor(ToBytes("store"), kCh, ToBytes("cursor"));
+        break;
+      case StoreOperation::kLoadCatchUpCursors:
+        status = store.LoadCatchUpCursors(ToBytes("store")).status();
+        break;
     }
     EXPECT_EQ(status.code(), ErrorCode::kPersistence) << StoreOperationName(op);
     EXPECT_THAT(status.message(), ::testing::HasSubstr(StoreOperationName(op)));

@@ -33,6 +33,10 @@ const char* StoreOperationName(StoreOperation op) {
       return "SetRetrievalHint";
     case StoreOperation::kCommitOp:
       return "CommitOp";
+    case StoreOperation::kSaveCatchUpCursor:
+      return "SaveCatchUpCursor";
+    case StoreOperation::kLoadCatchUpCursors:
+      return "LoadCatchUpCursors";
   }
   return "unknown";
 }

@@ -45,6 +45,14 @@ class FaultyStore : public Store {
     SDS_RETURN_IF_ERROR(Enter(StoreOperation::kSetRetrievalHint));
     return inner_->SetRetrievalHint(ch, id, hint);
   }
+  Status SaveCatchUpCursor(ByteSpan store_id, const ChannelId& ch, ByteSpan cursor) override {
+    SDS_RETURN_IF_ERROR(Enter(StoreOperation::kSaveCatchUpCursor));
+    return inner_->SaveCatchUpCursor(store_id, ch, cursor);
+  }
+  Result<std::vector<StoredCatchUpCursor>> LoadCatchUpCursors(ByteSpan store_id) override {
+    SDS_RETURN_IF_ERROR(Enter(StoreOperation::kLoadCatchUpCursors));
+    return inner_->LoadCatchUpCursors(store_id);
+  }
   void BeginOp() override { inner_->BeginOp(); }
   Status CommitOp() override {
     Status injected = Enter(StoreOperation::kCommitOp);
