@@ -33,6 +33,8 @@ const char* StoreOperationName(StoreOperation op) {
       return "SetRetrievalHint";
     case StoreOperation::kCommitOp:
       return "CommitOp";
+    case StoreOperation::kListChannels:
+      return "ListChannels";
   }
   return "unknown";
 }
