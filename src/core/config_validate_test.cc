@@ -81,7 +81,7 @@ TEST(ConfigBusyLoop, RepairStateReloadedWithoutParticipantIdDoesNotSpin) {
   auto store = std::make_shared<MemoryStore>();
   Config with_id = NimConfig("alice");
   with_id.repair_t_min = std::chrono::seconds{1};
-  with_id.repair_t_max = std::chrono::seconds{2};
+  with_id.repair_t_max = std::chrono::seconds{60};
   {
     auto created = ReliabilityManager::Create(with_id, store);
     ASSERT_TRUE(created.ok());
@@ -95,7 +95,8 @@ TEST(ConfigBusyLoop, RepairStateReloadedWithoutParticipantIdDoesNotSpin) {
   ASSERT_TRUE(created.ok());
   auto& m = **created;
   ASSERT_TRUE(m.EnsureChannel(kCh).ok());
-  Timestamp now = kT0 + std::chrono::seconds{5};
+  // The request is due (T_req < 60 s) and not yet expired (T_max after it).
+  Timestamp now = kT0 + std::chrono::seconds{61};
   int ticks = 0;
   int syncs = 0;
   for (; ticks < 100; ++ticks) {
