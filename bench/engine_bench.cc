@@ -52,6 +52,7 @@ Config BenchConfig(Dialect dialect, const char* participant) {
   // kNim: the struct's defaults (nim-sds); kSpec: @waku/sds's values.
   Config config = dialect == Dialect::kNim ? Config{} : Config::ForDialect(Dialect::kSpec);
   config.participant_id = participant;
+  config.channel_admission = ChannelAdmission::kAny;  // receivers join on the first message
   return config;
 }
 

@@ -70,6 +70,7 @@ void BM_WrapUnwrap(benchmark::State& state) {
   }
   sds::Config config;
   config.participant_id = "alice";
+  config.channel_admission = sds::ChannelAdmission::kAny;  // receivers join on the first message
   auto alice = sds::ReliabilityManager::Create(config, store).value();
   config.participant_id = "bob";
   auto bob = sds::ReliabilityManager::Create(config).value();

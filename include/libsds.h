@@ -141,8 +141,21 @@ SDS_EXPORT void* SdsNewReliabilityManager(SdsCallBack callback, void* userData);
  *                          requested (1 behaves as nim-sds).
  *   repairRequestTimer     "uniform" (default) | "truncatedExponential"
  *   repairGroupSizeEstimate int    128 (truncatedExponential only)
+ *   channelAdmission       "any" (default, as nim-sds) | "local": whether a
+ *                          received message for an unknown channel creates
+ *                          it ("any"), or is refused with reInvalidArgument
+ *                          ("local": only channels this application wrapped
+ *                          on, made a sync message for, or that the store
+ *                          holds). With "any", channels created by received
+ *                          messages are bounded by limits.maxRemoteChannels;
+ *                          at the bound the one that received nothing for
+ *                          the longest, if idle for remoteChannelIdleTimeoutMs,
+ *                          is forgotten (and dropped from the store) to make
+ *                          room; a channel the application wraps on is its
+ *                          own and never reclaimed.
+ *   remoteChannelIdleTimeoutMs int 600000
  *   limits                 object, each key optional: maxChannels (4096),
- *                          maxIncomingBuffer (10000), maxOutgoingBuffer
+ *                          maxRemoteChannels (1024), maxIncomingBuffer (10000), maxOutgoingBuffer
  *                          (10000), maxRepairBuffer (1000), maxLamport
  *                          (2^62), and per received message maxMessageBytes
  *                          (1114112), maxContentBytes (1048576),
@@ -168,12 +181,14 @@ SDS_EXPORT void* SdsNewReliabilityManager(SdsCallBack callback, void* userData);
  *                          is not an sds store, one in use by another
  *                          manager, one written by a newer sds) fails
  *                          creation with "Failed creating reliability
- *                          manager: <why>". Cleanup closes the file. A stored
- *                          channel is loaded on its first use after creation
- *                          (wrap, unwrap, mark-dependencies-met, sync
- *                          message): from then on its unacknowledged messages
- *                          are resent, its delivered messages are recognised
- *                          as duplicates and its Lamport clock continues.
+ *                          manager: <why>". Cleanup closes the file. Every
+ *                          stored channel is loaded at creation (a channel
+ *                          that cannot be loaded fails creation): once
+ *                          SdsStartPeriodicTasks runs, its unacknowledged
+ *                          messages are resent on time without any request
+ *                          naming the channel, its delivered messages are
+ *                          recognised as duplicates and its Lamport clock
+ *                          continues.
  *                          Requests whose changes could not be saved still
  *                          succeed (the changes go out with the next save);
  *                          such failures are written to stderr. Without

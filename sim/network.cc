@@ -20,7 +20,11 @@ Network::Network(const LinkOptions& link, Timestamp start)
 
 Network::~Network() = default;
 
-Result<size_t> Network::AddParticipant(const Config& config) {
+Result<size_t> Network::AddParticipant(const Config& participant_config) {
+  // Every participant is a member of every channel the group talks on: a
+  // message is the first each receiver hears of a channel.
+  Config config = participant_config;
+  config.channel_admission = ChannelAdmission::kAny;
   auto manager = ReliabilityManager::Create(config);
   if (!manager.ok()) return manager.status();
   auto participant = std::make_unique<Participant>();

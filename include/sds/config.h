@@ -31,10 +31,30 @@ enum class RepairRequestTimer : uint8_t {
   kTruncatedExponential,
 };
 
+// Which channels a received message may create (Unwrap of an unknown id).
+enum class ChannelAdmission : uint8_t {
+  // Only channels the application created (EnsureChannel, Wrap,
+  // MakeSyncMessage) or that the store holds: a message for any other channel
+  // is rejected with kUnknownChannel and changes nothing. A peer cannot make
+  // us create, persist or track channels nobody subscribed to.
+  kLocal,
+  // nim-sds: a message for an unknown channel creates it. Such remote-created
+  // channels are bounded by Limits::max_remote_channels; when the bound is
+  // reached, the one idle longest (nothing received for at least
+  // remote_channel_idle_timeout) is reclaimed to make room, with a kInfo log.
+  // Using a channel locally (EnsureChannel, Wrap, MakeSyncMessage) makes it
+  // the application's: it is never reclaimed.
+  kAny,
+};
+
 // Bounds on what the engine holds; everything a peer can make it store is capped.
 struct Limits {
-  DecodeLimits decode;                 // per received message
-  size_t max_channels = 4096;          // channels created by Unwrap of unknown ids
+  DecodeLimits decode;         // per received message
+  size_t max_channels = 4096;  // channels in memory, however created
+  // Channels created by Unwrap (ChannelAdmission::kAny) at once (max_channels
+  // if that is lower). Below max_channels, the application keeps room for
+  // channels of its own whatever peers send.
+  size_t max_remote_channels = 1024;
   size_t max_incoming_buffer = 10000;  // messages waiting for dependencies, per channel;
                                        // overflow drops the oldest (MessageDropped event)
   size_t max_incoming_buffer_bytes = 64 * 1024 * 1024;  // their wire bytes, likewise
@@ -60,6 +80,14 @@ struct Config {
   // Our participant id: sent as sender_id, and needed by SDS-R. Empty disables
   // SDS-R (no repair requests are made or answered); see repair_enabled().
   ParticipantId participant_id;
+
+  // ---- Channels ------------------------------------------------------------
+  // The C++ default admits only the application's channels; the C ABI keeps
+  // nim-sds's create-on-first-use ("channelAdmission" in libsds.h).
+  ChannelAdmission channel_admission = ChannelAdmission::kLocal;
+  // A remote-created channel that received nothing for this long may be
+  // reclaimed when Limits::max_remote_channels is reached (kAny only).
+  Duration remote_channel_idle_timeout = std::chrono::minutes{10};
 
   // ---- Bloom filter --------------------------------------------------------
   // Each outgoing message carries this filter of the ids we have received.
@@ -135,12 +163,22 @@ struct Config {
 
   Limits limits;
 
+  // The longest interval Validate accepts (resend, sync, T_min, T_max): far
+  // beyond any use, and far enough from Timestamp's range that deadline
+  // arithmetic cannot overflow.
+  static constexpr Duration kMaxInterval = std::chrono::hours{24 * 365 * 100};
+
   // nim-sds defaults (the struct's defaults) or the spec / @waku/sds ones:
   // Lamport in ms, acknowledgement after 2 bloom hits, T_max 120 s.
   static Config ForDialect(Dialect dialect);
 
-  // kInvalidArgument naming the first field that cannot work, e.g. a zero
-  // history or a non-positive interval.
+  // kInvalidArgument naming the first field that cannot work: values the
+  // engine cannot run with (a zero history, a non-positive interval), values
+  // that would make it busy-loop (max_repair_requests 0, repair_t_max 0) or
+  // overflow its deadline arithmetic (intervals over kMaxInterval), and
+  // values that make it send what peers reject (max_causal_history or
+  // max_repair_requests over the decode limits, a bloom geometry whose
+  // filter exceeds limits.decode.max_bloom_bytes).
   Status Validate() const;
 };
 

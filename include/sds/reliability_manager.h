@@ -64,9 +64,11 @@ class ReliabilityManager {
  public:
   // kInvalidArgument if `config` does not validate (Config::Validate).
   static Result<std::unique_ptr<ReliabilityManager>> Create(const Config& config);
-  // With a store, channels are loaded from it on first use and every
-  // operation saves what it changed (see store.h for when, and what happens
-  // when the store fails). A null store is Create(config): nothing persisted.
+  // With a store, every channel it lists is loaded now (kPersistence if the
+  // store cannot list or load one), so that Tick alone resends, repairs and
+  // syncs them after a restart; every operation saves what it changed (see
+  // store.h for when, and what happens when the store fails). A null store is
+  // Create(config): nothing persisted.
   static Result<std::unique_ptr<ReliabilityManager>> Create(const Config& config,
                                                             std::shared_ptr<Store> store);
 
@@ -77,9 +79,11 @@ class ReliabilityManager {
   const Config& config() const;
 
   // ---- Channels ------------------------------------------------------------
-  // Creates the channel if it does not exist. Channels are also created on
-  // first use by Wrap and Unwrap. With a store the channel's saved state is
-  // loaded first; kPersistence (and no channel) if loading fails.
+  // Creates the channel if it does not exist (subscribing to it: messages
+  // for it are admitted). Wrap and MakeSyncMessage also create channels;
+  // Unwrap only under ChannelAdmission::kAny (Config::channel_admission).
+  // With a store the channel's saved state is loaded first; kPersistence
+  // (and no channel) if loading fails.
   // kInvalidArgument for an empty or overlong id, or when
   // Limits::max_channels channels exist.
   Status EnsureChannel(const ChannelId& channel_id);
@@ -90,9 +94,9 @@ class ReliabilityManager {
   Status RemoveChannel(const ChannelId& channel_id);
   bool HasChannel(const ChannelId& channel_id) const;
   std::vector<ChannelId> Channels() const;
-  // Forgets every channel; queued events are discarded. With a store, each
-  // channel in memory is dropped from it too; a failure is logged (use
-  // TryReset to see it).
+  // Forgets every channel; queued events are discarded. With a store, every
+  // channel is dropped from it too; a failure is logged (use TryReset to see
+  // it).
   void Reset();
   // Reset that reports a store failure: kPersistence when dropping a channel
   // failed. Channels dropped before the failure are gone; the failed one and
@@ -132,8 +136,9 @@ class ReliabilityManager {
   // ---- Receiving -----------------------------------------------------------
   // Processes bytes received from the transport. Decoding and validation
   // happen before any state changes: a rejected message leaves everything as
-  // it was. Errors: the kDecode* codes, kMessageTooLarge, kInvalidArgument
-  // (too many channels). Own messages echoed back are duplicates.
+  // it was. Errors: the kDecode* codes, kMessageTooLarge, kUnknownChannel (a
+  // channel not admitted: ChannelAdmission::kLocal), kInvalidArgument (too
+  // many channels). Own messages echoed back are duplicates.
   Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now);
 
   // The application obtained these messages elsewhere (e.g. from a store):

@@ -48,6 +48,7 @@ class SqliteStore : public Store {
   Status SaveChannelMeta(const ChannelId& channel_id, const ChannelMetaDelta& delta) override;
   Status UpdateHistory(const ChannelId& channel_id, const HistoryUpdate& update) override;
   Status DropChannel(const ChannelId& channel_id) override;
+  Result<std::vector<ChannelId>> ListChannels() override;
   Status SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
                           ByteSpan hint) override;
   Status SaveCatchUpCursor(ByteSpan store_id, const ChannelId& channel_id,

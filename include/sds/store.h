@@ -18,6 +18,10 @@
 //   - Bootstrap (first use of a channel): LoadChannel; RemoveChannel and
 //     Reset: DropChannel. Their failures are returned as
 //     ErrorCode::kPersistence and memory is left as it was.
+//   - Create (ReliabilityManager::Create with a store): ListChannels, then
+//     LoadChannel for each, so that stored channels resend, repair and sync on
+//     time without the application touching them. A failure fails Create
+//     with kPersistence.
 //   - SetRetrievalHint: when the application or the hint provider supplies a
 //     hint for a delivered message; failures are logged (the hint is sent
 //     again with the message's next history write).
@@ -82,10 +86,11 @@ enum class StoreOperation : uint8_t {
   kDropChannel,
   kSetRetrievalHint,
   kCommitOp,
+  kListChannels,
   kSaveCatchUpCursor,
   kLoadCatchUpCursors,
 };
-inline constexpr size_t kStoreOperationCount = 8;
+inline constexpr size_t kStoreOperationCount = 9;
 
 // A catch-up cursor as stored: the driver's encoding of (epoch, seq), opaque
 // to the store.
@@ -106,6 +111,8 @@ class Store {
   // Never called with an empty update. Appending an id already stored moves
   // it to the end (it was evicted and delivered again).
   virtual Status UpdateHistory(const ChannelId& channel_id, const HistoryUpdate& update) = 0;
+  // Every channel the store holds state for (saved meta or history), sorted.
+  virtual Result<std::vector<ChannelId>> ListChannels() = 0;
   // Wipes every trace of the channel, atomically.
   virtual Status DropChannel(const ChannelId& channel_id) = 0;
   // Records the hint of a stored history message (unknown ids: no error).

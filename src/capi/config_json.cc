@@ -99,6 +99,7 @@ Status ParseLimits(const json& node, Limits& limits) {
   if (!it->is_object()) return Invalid("limits must be an object");
   const json& l = *it;
   SDS_RETURN_IF_ERROR(ExtSize(l, "maxChannels", limits.max_channels));
+  SDS_RETURN_IF_ERROR(ExtSize(l, "maxRemoteChannels", limits.max_remote_channels));
   SDS_RETURN_IF_ERROR(ExtSize(l, "maxIncomingBuffer", limits.max_incoming_buffer));
   SDS_RETURN_IF_ERROR(ExtSize(l, "maxOutgoingBuffer", limits.max_outgoing_buffer));
   SDS_RETURN_IF_ERROR(ExtSize(l, "maxRepairBuffer", limits.max_repair_buffer));
@@ -133,6 +134,17 @@ Status ParseObject(const json& node, ManagerOptions& options) {
     return Invalid("dialect must be \"nim\" or \"spec\"");
   }
   Config& c = options.config;
+  c.channel_admission = ChannelAdmission::kAny;  // ForDialect gave the C++ default
+  std::string admission;
+  SDS_RETURN_IF_ERROR(ExtString(node, "channelAdmission", admission));
+  if (admission == "local") {
+    c.channel_admission = ChannelAdmission::kLocal;
+  } else if (!admission.empty() && admission != "any") {
+    return Invalid("channelAdmission must be \"any\" or \"local\"");
+  }
+  int64_t idle_ms = c.remote_channel_idle_timeout.count();
+  SDS_RETURN_IF_ERROR(ExtInt(node, "remoteChannelIdleTimeoutMs", 0, idle_ms));
+  c.remote_channel_idle_timeout = Duration{idle_ms};
 
   NimInt(node, "bloomFilterCapacity", c.bloom_filter_capacity);
   if (c.bloom_filter_capacity <= 0) c.bloom_filter_capacity = 10000;
@@ -176,6 +188,9 @@ Status ParseObject(const json& node, ManagerOptions& options) {
 Result<ManagerOptions> ParseManagerOptions(std::string_view participant_id,
                                            std::string_view config_json) {
   ManagerOptions options;
+  // nim-sds creates a channel on the first message for it: the C ABI keeps
+  // that unless "channelAdmission" says otherwise.
+  options.config.channel_admission = ChannelAdmission::kAny;
   if (!config_json.empty()) {
     json node = json::parse(config_json, nullptr, /*allow_exceptions=*/false);
     if (node.is_discarded()) return Invalid("invalid JSON");

@@ -118,22 +118,6 @@ Request MakeRequest(const char* name, SdsCallBack callback, void* user_data) {
   return request;
 }
 
-// With a store, a channel saved by an earlier manager is loaded on its first
-// use. Wrap and Unwrap do that themselves; MarkDependenciesMet only looks at
-// channels in memory, so it is loaded here, and given up again when the store
-// knew nothing of it (nim-sds's reInvalidArgument for an unknown channel).
-sds::Status LoadStoredChannel(Manager& m, const sds::ChannelId& channel) {
-  ReliabilityManager& engine = m.engine();
-  if (m.options().store_path.empty() || engine.HasChannel(channel)) return sds::Status::Ok();
-  sds::Status loaded = engine.EnsureChannel(channel);
-  if (!loaded.ok()) return loaded;  // kPersistence, or an id / limit the engine refuses
-  if (engine.Lamport(channel).value_or(0) == 0 && engine.History(channel).empty() &&
-      engine.OutgoingBuffer(channel).empty() && engine.IncomingBuffer(channel).empty()) {
-    return engine.RemoveChannel(channel);  // drops nothing from the store
-  }
-  return sds::Status::Ok();
-}
-
 // The engine for `options`: with "storePath", on the SQLite store, opened
 // here on the calling thread so that every reason it cannot be used (an
 // unwritable directory, a file that is not ours, one locked by another
@@ -305,7 +289,6 @@ SDS_EXPORT int SdsMarkDependenciesMet(void* ctx, char** messageIDs, size_t count
     auto request = MakeRequest("MARK_DEPENDENCIES_MET", callback, userData);
     request.run = [ids = std::move(ids), channel = std::string(channelId)](
                       Manager& m, Timestamp now) -> Result<std::string> {
-      SDS_RETURN_IF_ERROR(sds::capi::LoadStoredChannel(m, channel));
       sds::Status status = m.engine().MarkDependenciesMet(channel, ids, now);
       if (!status.ok()) return status;
       return std::string();

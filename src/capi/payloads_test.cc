@@ -164,7 +164,8 @@ TEST(CApiConfig, EmptyGivesNimDefaults) {
     EXPECT_EQ(options->periodic_sync_interval, std::chrono::seconds(30));
     EXPECT_FALSE(options->extended_events);
     EXPECT_FALSE(options->detailed_errors);
-    EXPECT_EQ(options->store_path, "");  // nothing persisted
+    EXPECT_EQ(options->store_path, "");                      // nothing persisted
+    EXPECT_EQ(c.channel_admission, ChannelAdmission::kAny);  // nim-sds creates on first use
   }
 }
 
@@ -218,14 +219,18 @@ TEST(CApiConfig, Extensions) {
     "acceptOtherDialect": false, "bloomAckThreshold": 3, "dedupWindow": 5,
     "maxRepairAttempts": 1, "repairRequestTimer": "truncatedExponential",
     "repairGroupSizeEstimate": 64, "extendedEvents": true, "detailedErrors": true,
-    "syncMessageIntervalMs": 2000,
-    "limits": {"maxChannels": 3, "maxIncomingBuffer": 4, "maxOutgoingBuffer": 5,
+    "syncMessageIntervalMs": 2000, "maxRepairRequests": 2, "channelAdmission": "local",
+    "remoteChannelIdleTimeoutMs": 5000,
+    "limits": {"maxChannels": 3, "maxRemoteChannels": 2, "maxIncomingBuffer": 4, "maxOutgoingBuffer": 5,
                "maxRepairBuffer": 6, "maxLamport": 1000, "maxMessageBytes": 70000,
                "maxContentBytes": 60000, "maxCausalHistory": 20, "maxRepairRequest": 2,
                "maxIdBytes": 64, "maxHintBytes": 32, "maxBloomBytes": 30000}})");
   ASSERT_TRUE(options.ok()) << options.status().ToString();
   const Config& c = options->config;
   EXPECT_EQ(c.participant_id, "bob");
+  EXPECT_EQ(c.channel_admission, ChannelAdmission::kLocal);
+  EXPECT_EQ(c.remote_channel_idle_timeout, Duration(5000));
+  EXPECT_EQ(c.limits.max_remote_channels, 2u);
   EXPECT_EQ(c.dialect, Dialect::kSpec);
   EXPECT_EQ(c.lamport_unit, LamportUnit::kMilliseconds);
   EXPECT_EQ(c.repair_t_max, std::chrono::seconds(120));  // the spec dialect's default
@@ -287,6 +292,8 @@ TEST(CApiConfig, Errors) {
       {R"({"maxCausalHistory": -1})", "maxCausalHistory must not be negative"},
       {R"({"resendIntervalMs": 0})", "resend_interval must be positive"},
       {R"({"maxMessageHistory": 0})", "max_message_history must be at least 1"},
+      {R"({"channelAdmission": "some"})", "channelAdmission must be \"any\" or \"local\""},
+      {R"({"maxRepairRequests": 0})", "max_repair_requests must be at least 1"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.json);

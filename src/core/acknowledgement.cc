@@ -1,5 +1,6 @@
 // Acknowledgement review: a peer's message acknowledges ours by listing them
 // in its causal history or, after bloom_ack_threshold hits, in its bloom filter.
+#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <unordered_set>
@@ -30,7 +31,12 @@ void ReliabilityManager::Impl::ReviewAcknowledgements(ChannelState& channel,
     bool acknowledged = listed.count(it->message_id) != 0;
     if (!acknowledged && bloom) {
       const BloomKey& key = bloom->dialect() == Dialect::kNim ? it->nim_key : it->spec_key;
-      if (bloom->Contains(key)) {
+      const bool counted = std::find(it->bloom_hit_by.begin(), it->bloom_hit_by.end(),
+                                     message.message_id) != it->bloom_hit_by.end();
+      if (!counted && bloom->Contains(key)) {
+        // Hits are counted per distinct message: the same sync received
+        // twice is one peer's one statement, not two.
+        it->bloom_hit_by.push_back(message.message_id);
         ++it->bloom_hits;
         TouchOutgoing(channel, it->message_id);
         if (it->bloom_hits >= config_.bloom_ack_threshold) {

@@ -47,6 +47,9 @@ struct OutgoingEntry {
   Timestamp last_broadcast;
   int resend_attempts = 0;
   int bloom_hits = 0;
+  // Ids of the messages whose bloom filter hit, so that one message received
+  // twice (a sync rebroadcast, a relay echo) counts once.
+  std::vector<MessageId> bloom_hit_by;
   // The id's bloom hashes in each dialect, computed once at wrap: each
   // received message tests every unacknowledged id against its bloom filter.
   BloomKey nim_key;
@@ -217,6 +220,16 @@ struct ChannelState {
   uint64_t sync_count = 0;
 
   PersistState persist;
+
+  // This channel's key in the manager's deadline index (timers.cc):
+  // kNoDeadline when it is not in the index.
+  Timestamp indexed_deadline = kNoDeadline;
+
+  // Created by a peer's message (ChannelAdmission::kAny) and not used by the
+  // application since: may be reclaimed once idle. Last time a message for it
+  // was accepted.
+  bool remote_created = false;
+  Timestamp last_received{};
 };
 
 }  // namespace sds::internal

@@ -22,7 +22,9 @@ template struct EngineMember<&ReliabilityManager::impl_>;
 }  // namespace
 
 ChannelState& ChannelOf(ReliabilityManager& manager, const ChannelId& channel_id) {
-  return *(manager.*EnginePointer())->FindChannel(channel_id);
+  auto& engine = *(manager.*EnginePointer());
+  engine.InvalidateDeadlineIndex();  // the caller may edit what the index was built from
+  return *engine.FindChannel(channel_id);
 }
 
 }  // namespace sds::internal

@@ -18,14 +18,16 @@ using internal::IncomingEntry;
 using internal::OutgoingEntry;
 
 ReliabilityManager::Impl::PersistScope::PersistScope(Impl* impl, ChannelState* channel)
-    : impl_(impl) {
-  if (impl_->store_) channel_id_ = channel->channel_id;
+    : impl_(impl), channel_id_(channel->channel_id) {
   ++impl_->persist_depth_;
 }
 
 ReliabilityManager::Impl::PersistScope::~PersistScope() {
-  if (--impl_->persist_depth_ != 0 || !impl_->store_) return;
-  if (ChannelState* channel = impl_->FindChannel(channel_id_)) (void)impl_->PersistChannel(*channel);
+  const bool outermost = --impl_->persist_depth_ == 0;
+  ChannelState* channel = impl_->FindChannel(channel_id_);
+  if (channel == nullptr) return;
+  impl_->Reschedule(*channel);  // the operation may have moved the channel's deadline
+  if (outermost && impl_->store_) (void)impl_->PersistChannel(*channel);
 }
 
 void ReliabilityManager::Impl::Log(LogLevel level, const std::string& message) const {
@@ -332,10 +334,27 @@ Status ReliabilityManager::Impl::TryReset() {
         return Status(ErrorCode::kPersistence,
                       "dropping channel " + it->first + " from the store: " + dropped.message());
       }
-      it = channels_.erase(it);
+      EraseChannel(it++);
+    }
+  }
+  if (store_) {
+    // Channels the store holds but memory does not (e.g. over max_channels).
+    auto stored = store_->ListChannels();
+    if (!stored.ok()) {
+      return Status(ErrorCode::kPersistence,
+                    "listing stored channels: " + stored.status().message());
+    }
+    for (const ChannelId& id : *stored) {
+      Status dropped = store_->DropChannel(id);
+      if (!dropped.ok()) {
+        return Status(ErrorCode::kPersistence,
+                      "dropping channel " + id + " from the store: " + dropped.message());
+      }
     }
   }
   channels_.clear();
+  remote_channels_ = 0;
+  deadline_index_.clear();
   events_.clear();
   return Status::Ok();
 }

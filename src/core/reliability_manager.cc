@@ -63,9 +63,17 @@ const ChannelState* ReliabilityManager::Impl::FindChannel(const ChannelId& chann
   return it == channels_.end() ? nullptr : it->second.get();
 }
 
-Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const ChannelId& channel_id) {
-  if (ChannelState* existing = FindChannel(channel_id)) return existing;
+Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const ChannelId& channel_id,
+                                                                   ChannelUse use, Timestamp now) {
+  if (ChannelState* existing = FindChannel(channel_id)) {
+    if (use == ChannelUse::kLocal && existing->remote_created) {
+      existing->remote_created = false;  // the application's now: never reclaimed
+      --remote_channels_;
+    }
+    return existing;
+  }
   SDS_RETURN_IF_ERROR(CheckId(channel_id, "channel id"));
+  if (use == ChannelUse::kRemote) SDS_RETURN_IF_ERROR(AdmitRemoteChannel(channel_id, now));
   if (channels_.size() >= config_.limits.max_channels) {
     return Status(
         ErrorCode::kInvalidArgument,
@@ -77,8 +85,73 @@ Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const Channel
                                                 config_.bloom_roll_over, window);
   if (store_) SDS_RETURN_IF_ERROR(LoadChannelState(*channel));
   ChannelState* raw = channel.get();
+  if (use == ChannelUse::kRemote) {
+    raw->remote_created = true;
+    raw->last_received = now;
+    ++remote_channels_;
+  }
   channels_.emplace(channel_id, std::move(channel));
+  Reschedule(*raw);  // loaded state may have deadlines
   return raw;
+}
+
+Status ReliabilityManager::Impl::AdmitRemoteChannel(const ChannelId& channel_id, Timestamp now) {
+  if (config_.channel_admission == ChannelAdmission::kLocal) {
+    return Status(ErrorCode::kUnknownChannel,
+                  "no channel " + channel_id +
+                      " (channel_admission kLocal: only the application creates channels)");
+  }
+  if (remote_channels_ <
+          std::min(config_.limits.max_remote_channels, config_.limits.max_channels) &&
+      channels_.size() < config_.limits.max_channels) {
+    return Status::Ok();
+  }
+  // At the bound: the remote-created channel idle longest makes room, if it
+  // is idle at all. A flood of new channel ids cannot evict active ones.
+  ChannelState* oldest = nullptr;
+  for (const auto& [id, channel] : channels_) {
+    if (channel->remote_created &&
+        (oldest == nullptr || channel->last_received < oldest->last_received)) {
+      oldest = channel.get();
+    }
+  }
+  if (oldest == nullptr || now - oldest->last_received < config_.remote_channel_idle_timeout) {
+    const bool all_channels = channels_.size() >= config_.limits.max_channels;
+    return Status(ErrorCode::kInvalidArgument,
+                  all_channels
+                      ? "limits.max_channels (" + std::to_string(config_.limits.max_channels) +
+                            ") channels exist and none created by a peer is idle"
+                      : "limits.max_remote_channels (" +
+                            std::to_string(config_.limits.max_remote_channels) +
+                            ") channels created by peers exist and none is idle");
+  }
+  const ChannelId reclaimed = oldest->channel_id;
+  const Duration idle = now - oldest->last_received;
+  SDS_RETURN_IF_ERROR(RemoveChannel(reclaimed));
+  Log(LogLevel::kInfo, "reclaimed channel " + reclaimed + " (created by a peer's message, idle " +
+                           std::to_string(idle.count()) + " ms) to admit channel " + channel_id);
+  return Status::Ok();
+}
+
+Status ReliabilityManager::Impl::LoadStoredChannels() {
+  if (!store_) return Status::Ok();
+  auto ids = store_->ListChannels();
+  if (!ids.ok()) {
+    return Status(ErrorCode::kPersistence, "listing stored channels: " + ids.status().message());
+  }
+  if (ids->size() > config_.limits.max_channels) {
+    return Status(ErrorCode::kPersistence, "the store holds " + std::to_string(ids->size()) +
+                                               " channels, more than limits.max_channels (" +
+                                               std::to_string(config_.limits.max_channels) + ")");
+  }
+  for (const ChannelId& id : *ids) {
+    auto channel = GetOrCreateChannel(id);
+    if (!channel.ok()) {
+      return Status(ErrorCode::kPersistence,
+                    "stored channel " + id + ": " + channel.status().message());
+    }
+  }
+  return Status::Ok();
 }
 
 Status ReliabilityManager::Impl::EnsureChannel(const ChannelId& channel_id) {
@@ -93,13 +166,21 @@ Status ReliabilityManager::Impl::RemoveChannel(const ChannelId& channel_id) {
                     "dropping channel " + channel_id + " from the store: " + dropped.message());
     }
   }
-  ChannelState* channel = FindChannel(channel_id);
-  if (channel == nullptr) return Status::Ok();
+  auto it = channels_.find(channel_id);
+  if (it == channels_.end()) return Status::Ok();
+  ChannelState* channel = it->second.get();
   while (!channel->incoming.empty()) {
     DropIncoming(*channel, channel->incoming.begin(), "channel removed");
   }
-  channels_.erase(channel_id);
+  EraseChannel(it);
   return Status::Ok();
+}
+
+void ReliabilityManager::Impl::EraseChannel(
+    std::map<ChannelId, std::unique_ptr<ChannelState>>::iterator it) {
+  Unschedule(*it->second);
+  if (it->second->remote_created) --remote_channels_;
+  channels_.erase(it);
 }
 
 std::vector<ChannelId> ReliabilityManager::Impl::Channels() const {
@@ -227,7 +308,12 @@ Result<SharedBytes> ReliabilityManager::Impl::MakeSyncMessage(const ChannelId& c
   SDS_RETURN_IF_ERROR(CheckId(message_id, "message id"));
   auto channel_or = GetOrCreateChannel(channel_id);
   if (!channel_or.ok()) return channel_or.status();
-  ChannelState& channel = **channel_or;
+  return EncodeSyncMessage(**channel_or, message_id, now);
+}
+
+SharedBytes ReliabilityManager::Impl::EncodeSyncMessage(ChannelState& channel,
+                                                        const MessageId& message_id,
+                                                        Timestamp now) {
   PersistScope persist(this, &channel);
   AdvanceLamportForSend(channel, now);
   // A sync message has no content field at all in the spec dialect; nim-sds
@@ -314,9 +400,10 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   }
 
   // Nothing has changed yet; from here on the message is accepted.
-  auto channel_or = GetOrCreateChannel(decoded.message.channel_id);
+  auto channel_or = GetOrCreateChannel(decoded.message.channel_id, ChannelUse::kRemote, now);
   if (!channel_or.ok()) return channel_or.status();
   ChannelState& channel = **channel_or;
+  channel.last_received = std::max(channel.last_received, now);
   PersistScope persist(this, &channel);
   const Message& message = decoded.message;
 
@@ -444,8 +531,10 @@ Result<std::unique_ptr<ReliabilityManager>> ReliabilityManager::Create(const Con
 Result<std::unique_ptr<ReliabilityManager>> ReliabilityManager::Create(
     const Config& config, std::shared_ptr<Store> store) {
   SDS_RETURN_IF_ERROR(config.Validate());
-  return std::unique_ptr<ReliabilityManager>(
-      new ReliabilityManager(std::make_unique<Impl>(config, std::move(store))));
+  auto impl = std::make_unique<Impl>(config, std::move(store));
+  // Stored channels resend, repair and sync on time without being touched.
+  SDS_RETURN_IF_ERROR(impl->LoadStoredChannels());
+  return std::unique_ptr<ReliabilityManager>(new ReliabilityManager(std::move(impl)));
 }
 
 ReliabilityManager::ReliabilityManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,12 +84,28 @@ class ReliabilityManager::Impl {
   std::vector<Event> TakeEvents();
   size_t PendingEventCount() const { return events_.size(); }
 
-  // Test and tool access to the raw state.
+  // Test and tool access to the raw state. Who edits it directly must call
+  // InvalidateDeadlineIndex: the next Tick or NextDeadline rebuilds the index.
+  void InvalidateDeadlineIndex() { deadline_index_stale_ = true; }
   internal::ChannelState* FindChannel(const ChannelId& channel_id);
   const internal::ChannelState* FindChannel(const ChannelId& channel_id) const;
 
  private:
-  Result<internal::ChannelState*> GetOrCreateChannel(const ChannelId& channel_id);
+  // How a channel is being reached: by the application (or the store), or by
+  // a received message (subject to Config::channel_admission).
+  enum class ChannelUse : uint8_t { kLocal, kRemote };
+  Result<internal::ChannelState*> GetOrCreateChannel(const ChannelId& channel_id,
+                                                     ChannelUse use = ChannelUse::kLocal,
+                                                     Timestamp now = Timestamp{});
+  // Makes room for a remote-created channel (kAny): reclaims the one idle
+  // longest, if it has been idle for remote_channel_idle_timeout.
+  Status AdmitRemoteChannel(const ChannelId& channel_id, Timestamp now);
+
+ public:
+  // Loads every channel the store lists (at Create).
+  Status LoadStoredChannels();
+
+ private:
   Status CheckId(const std::string& id, const char* what) const;
   Status CheckContent(ByteSpan content) const;
   BloomParseLimits BloomLimits() const;
@@ -99,6 +116,9 @@ class ReliabilityManager::Impl {
   // advanced): causal history, bloom filter and due repair requests.
   SharedBytes EncodeStateMessage(internal::ChannelState& channel, const MessageId& message_id,
                                  std::optional<ByteSpan> content, Timestamp now);
+  // A sync message of ours on the channel (Tick's, or MakeSyncMessage's).
+  SharedBytes EncodeSyncMessage(internal::ChannelState& channel, const MessageId& message_id,
+                                Timestamp now);
   std::vector<HistoryEntry> RecentCausalHistory(internal::ChannelState& channel);
   void AddToHistory(internal::ChannelState& channel, const MessageId& id,
                     internal::HistoryRecord record);
@@ -131,6 +151,8 @@ class ReliabilityManager::Impl {
   // The message is here: nobody needs to ask for it or answer for it.
   void CancelRepairs(internal::ChannelState& channel, const MessageId& id);
   void HandleRepairRequests(internal::ChannelState& channel, const Message& message, Timestamp now);
+  // Postpones requests still due after a sync message carried its share.
+  void DeferDueRepairRequests(internal::ChannelState& channel, Timestamp now);
   // Sends due answers and expires stale requests; true if a request is due.
   bool TickRepairs(internal::ChannelState& channel, Timestamp now);
   Timestamp RepairDeadline(const internal::ChannelState& channel) const;
@@ -139,6 +161,13 @@ class ReliabilityManager::Impl {
   void ScheduleSync(internal::ChannelState& channel, Timestamp now);
   void TickChannel(internal::ChannelState& channel, Timestamp now);
   Timestamp ChannelDeadline(const internal::ChannelState& channel) const;
+  // Puts the channel in the deadline index at its current deadline; called
+  // whenever an operation on the channel ends (PersistScope) and on load.
+  void Reschedule(internal::ChannelState& channel) const;
+  void Unschedule(internal::ChannelState& channel) const;
+  void RebuildDeadlineIndexIfStale() const;
+  // Forgets a channel (memory only), and its place in the deadline index.
+  void EraseChannel(std::map<ChannelId, std::unique_ptr<internal::ChannelState>>::iterator it);
 
   // ---- Persistence (a no-op without a store) ----
   // Brackets an operation on a channel: the outermost scope saves what the
@@ -153,7 +182,7 @@ class ReliabilityManager::Impl {
 
    private:
     Impl* impl_;
-    ChannelId channel_id_;
+    ChannelId channel_id_;  // looked up again at the end: the operation may remove it
   };
   bool persisting() const { return store_ != nullptr; }
   void Log(LogLevel level, const std::string& message) const;
@@ -190,8 +219,14 @@ class ReliabilityManager::Impl {
   Config config_;
   BloomParameters spec_bloom_params_;  // geometry expected of spec-dialect peer filters
   std::map<ChannelId, std::unique_ptr<internal::ChannelState>> channels_;
+  size_t remote_channels_ = 0;  // channels_ with remote_created set
   std::deque<Event> events_;
   RetrievalHintProvider hint_provider_;
+  // Every channel with a deadline, earliest first, so that Tick and
+  // NextDeadline cost what is due, not what exists. Mutable: NextDeadline
+  // rebuilds it after direct edits of the state (InvalidateDeadlineIndex).
+  mutable std::set<std::pair<Timestamp, internal::ChannelState*>> deadline_index_;
+  mutable bool deadline_index_stale_ = false;
 };
 
 }  // namespace sds

@@ -169,6 +169,7 @@ TEST_F(ReliabilityManagerBadInput, ConfiguredSmallMaxLamport) {
 // the nim receive rule (max + 1) and both send rules would overflow.
 TEST(ReliabilityManagerBadInputConfig, MaxLamportCannotAdmitInt64Max) {
   Config config = Config::ForDialect(Dialect::kSpec);
+  config.channel_admission = ChannelAdmission::kAny;
   config.limits.max_lamport = std::numeric_limits<int64_t>::max();
   auto created = ReliabilityManager::Create(config);
   if (!created.ok()) {

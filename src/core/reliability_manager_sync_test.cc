@@ -388,7 +388,7 @@ TEST(DeliberateDifferences, PeerSyncRevealsMissingMessages) {
   EXPECT_THAT(m->IncomingBuffer(kCh), ElementsAre("b"));
 
   // Without a participant id: the event, but no repair entry.
-  auto anonymous = Make(Config{});
+  auto anonymous = Make(NimConfig(""));
   EXPECT_EQ(MustUnwrapOutcome(*anonymous, sync, kT0), UnwrapOutcome::kSync);
   EXPECT_THAT(Names(*anonymous), ElementsAre("missing:bob-sync[x,b,buffered-dep]"));
   EXPECT_THAT(State(*anonymous).outgoing_repair, IsEmpty());
@@ -513,6 +513,7 @@ TEST(DeliberateDifferences, BloomRollOverKeepsMessageSizeDiffersFromNim) {
 // set, and once more when a gap goes unrequested.
 TEST(DeliberateDifferences, DisabledRepairIsReportedNotSilent) {
   Config config;  // no participant id
+  config.channel_admission = ChannelAdmission::kAny;
   auto m = Make(config);
   std::vector<std::pair<LogLevel, std::string>> logged;
   m->SetLogger([&](LogLevel level, std::string_view text) {

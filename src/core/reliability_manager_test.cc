@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -554,7 +555,7 @@ TEST_F(ReliabilityManagerSdsr, IncomingRepairRequestWhenEligible) {
 
 // nim-sds test_reliability #52
 TEST(ReliabilityManagerSdsrLifecycle, EmptyParticipantDisablesRepair) {
-  auto m = Make(Config{});
+  auto m = Make(NimConfig(""));
   MustUnwrap(*m, Wire({.id = "m2", .lamport = 2, .causal = {E("m1-missing", "alice")}}), kT0);
   EXPECT_THAT(Names(*m), ElementsAre("missing:m2[m1-missing]"));
   EXPECT_THAT(State(*m).outgoing_repair, IsEmpty());
@@ -647,10 +648,18 @@ TEST(ReliabilityManagerSdsrSweep, TickNoOpWhenEmpty) {
 
 // ---- SDS-R: Multi-Participant Integration -------------------------------------------------
 
-// nim's in-process bus: broadcast = Wrap at the sender, Unwrap at every other
-// peer not dropped; repair responses are drained to everyone but their sender.
+// nim's in-process bus, on virtual time and through the public API only:
+// a broadcast is Wrap at the sender and Unwrap at every other peer the drop
+// filter lets through; RunUntil moves the clock from deadline to deadline,
+// ticking each peer when its NextDeadline is due and broadcasting the sync
+// messages and repair answers that produces. What a test checks is what
+// crossed the wire (repair requests, copies of a message) and what each peer
+// delivered or holds in its public buffers.
 class Bus {
  public:
+  using DropFilter =
+      std::function<bool(const ParticipantId& from, const ParticipantId& to, const MessageId& id)>;
+
   Bus(const std::vector<ParticipantId>& ids, Config base) {
     for (const auto& id : ids) {
       Config config = base;
@@ -661,132 +670,164 @@ class Bus {
   }
 
   ReliabilityManager& operator[](const ParticipantId& id) { return *peers_.at(id); }
-  internal::ChannelState& Channel(const ParticipantId& id) { return State(*peers_.at(id)); }
+  Timestamp now() const { return now_; }
+  void SetDropFilter(DropFilter filter) { drop_ = std::move(filter); }
 
   SharedBytes Broadcast(const ParticipantId& sender, const MessageId& id,
                         const std::set<ParticipantId>& drop_at = {}) {
     SharedBytes wire = MustWrap(*peers_.at(sender), id, now_);
-    wire_log_.emplace_back(sender, id);
     Pump(sender);
     Send(sender, wire, drop_at);
+    Flush();
     return wire;
   }
-  void Send(const ParticipantId& sender, const SharedBytes& wire,
-            const std::set<ParticipantId>& drop_at = {}) {
-    for (auto& [id, peer] : peers_) {
-      if (id == sender || drop_at.count(id) != 0) continue;
-      MustUnwrap(*peer, wire, now_);
-      Pump(id);
+  // Runs every peer's timers up to `until`, in deadline order.
+  void RunUntil(Timestamp until) {
+    for (int guard = 0; guard < 100'000; ++guard) {
+      Timestamp next = kNoDeadline;
+      for (auto& [id, peer] : peers_) next = std::min(next, peer->NextDeadline());
+      if (next > until) break;
+      now_ = std::max(now_, next);
+      for (auto& [id, peer] : peers_) {
+        if (peer->NextDeadline() > now_) continue;
+        EXPECT_GT(peer->Tick(now_), now_) << id << ": the deadline must move forward";
+        Pump(id);
+      }
+      Flush();
     }
-  }
-  void Sweep(const ParticipantId& id) {
-    peers_.at(id)->Tick(now_);
-    Pump(id);
-  }
-  void Drain() {
-    while (!repairs_.empty()) {
-      auto [sender, wire] = repairs_.front();
-      repairs_.pop_front();
-      Send(sender, wire);
-    }
-  }
-  void ForceOutgoingExpired(const ParticipantId& id, const MessageId& message) {
-    Channel(id).outgoing_repair.at(message).deadline = now_ - seconds{1};
-  }
-  void ForceIncomingExpired(const ParticipantId& id, const MessageId& message) {
-    Channel(id).incoming_repair.at(message).deadline = now_ - seconds{1};
+    now_ = std::max(now_, until);
   }
 
   std::vector<MessageId> delivered(const ParticipantId& id) { return delivered_[id]; }
-  const std::vector<std::pair<ParticipantId, MessageId>>& wire_log() const { return wire_log_; }
+  // Repair-request entries naming `id` that `from` put on the wire.
+  int RequestsFrom(const ParticipantId& from, const MessageId& id) const {
+    auto it = requests_.find({from, id});
+    return it == requests_.end() ? 0 : it->second;
+  }
+  int Requests(const MessageId& id) const {
+    int n = 0;
+    for (const auto& [key, count] : requests_) n += key.second == id ? count : 0;
+    return n;
+  }
+  // Broadcasts of message `id` itself (the original and rebroadcasts), by sender.
+  int CopiesFrom(const ParticipantId& from, const MessageId& id) const {
+    auto it = copies_.find({from, id});
+    return it == copies_.end() ? 0 : it->second;
+  }
   int WireCount(const MessageId& id) const {
     int n = 0;
-    for (const auto& [sender, message] : wire_log_) n += message == id ? 1 : 0;
+    for (const auto& [key, count] : copies_) n += key.second == id ? count : 0;
     return n;
   }
 
  private:
+  void Send(const ParticipantId& sender, const SharedBytes& wire,
+            const std::set<ParticipantId>& drop_at = {}) {
+    const Message message = Decoded(wire);
+    ++copies_[{sender, message.message_id}];
+    for (const HistoryEntry& request : message.repair_request) {
+      ++requests_[{sender, request.message_id}];
+    }
+    for (auto& [id, peer] : peers_) {
+      if (id == sender || drop_at.count(id) != 0) continue;
+      if (drop_ && drop_(sender, id, message.message_id)) continue;
+      MustUnwrap(*peer, wire, now_);
+      Pump(id);
+    }
+  }
   void Pump(const ParticipantId& id) {
     for (Event& event : peers_.at(id)->TakeEvents()) {
       if (auto* ready = std::get_if<MessageReady>(&event)) {
         delivered_[id].push_back(ready->message_id);
       } else if (auto* repair = std::get_if<RepairReady>(&event)) {
-        wire_log_.emplace_back(id, repair->message_id);
-        repairs_.emplace_back(id, repair->wire);
+        outbox_.emplace_back(id, repair->wire);
+      } else if (auto* sync = std::get_if<SyncMessageReady>(&event)) {
+        outbox_.emplace_back(id, sync->wire);
       }
+    }
+  }
+  void Flush() {
+    while (!outbox_.empty()) {
+      auto [sender, wire] = outbox_.front();
+      outbox_.pop_front();
+      Send(sender, wire);
     }
   }
 
   Timestamp now_ = kT0;
+  DropFilter drop_;
   std::map<ParticipantId, std::unique_ptr<ReliabilityManager>> peers_;
   std::map<ParticipantId, std::vector<MessageId>> delivered_;
-  std::vector<std::pair<ParticipantId, MessageId>> wire_log_;
-  std::deque<std::pair<ParticipantId, SharedBytes>> repairs_;
+  std::map<std::pair<ParticipantId, MessageId>, int> requests_;
+  std::map<std::pair<ParticipantId, MessageId>, int> copies_;
+  std::deque<std::pair<ParticipantId, SharedBytes>> outbox_;
 };
 
 Config BusConfig(int max_repair_attempts = 3) {
-  Config config;
+  Config config;  // nim-sds timing: T_req in [30 s, 300 s), T_resp in [0, 300 s)
   config.max_repair_attempts = max_repair_attempts;
   return config;
 }
 
-// nim-sds test_reliability #62
+// nim-sds test_reliability #62: bob misses m1, learns of it from carol's m2,
+// asks for it when his T_req comes (in a sync message), and alice, its
+// sender, answers at once.
 TEST(ReliabilityManagerSdsrIntegration, BasicSingleGapRepair) {
   Bus bus({"alice", "bob", "carol"}, BusConfig());
   bus.Broadcast("alice", "m1", {"bob"});
   EXPECT_THAT(bus.delivered("carol"), ElementsAre("m1"));
   EXPECT_THAT(bus.delivered("bob"), IsEmpty());
   bus.Broadcast("carol", "m2");
-  EXPECT_EQ(bus.Channel("bob").outgoing_repair.count("m1"), 1u);
-  EXPECT_EQ(bus.Channel("bob").outgoing_repair.at("m1").entry, E("m1", "alice"));
   EXPECT_THAT(bus["bob"].IncomingBuffer(kCh), ElementsAre("m2"));
   EXPECT_THAT(bus.delivered("bob"), IsEmpty());
+  const Timestamp t_req = kT0 + repair::RequestDelay(bus["bob"].config(), "m1");
 
-  bus.ForceOutgoingExpired("bob", "m1");
-  const SharedBytes m3 = bus.Broadcast("bob", "m3");
-  EXPECT_THAT(Decoded(m3).repair_request, ElementsAre(E("m1", "alice")));
-  ASSERT_EQ(bus.Channel("alice").incoming_repair.count("m1"), 1u);
-  bus.ForceIncomingExpired("alice", "m1");
-  bus.Sweep("alice");
-  bus.Drain();
+  bus.RunUntil(t_req - milliseconds{1});
+  EXPECT_EQ(bus.Requests("m1"), 0);  // nobody asks before T_req
+  bus.RunUntil(t_req);
+  EXPECT_EQ(bus.RequestsFrom("bob", "m1"), 1);
+  EXPECT_EQ(bus.CopiesFrom("alice", "m1"), 2);  // the original and the answer, at once
   EXPECT_THAT(bus.delivered("bob"), ElementsAre("m1", "m2"));
-  EXPECT_THAT(bus.Channel("bob").outgoing_repair, IsEmpty());
+  EXPECT_THAT(bus["bob"].IncomingBuffer(kCh), IsEmpty());
+  bus.RunUntil(kT0 + minutes{60});
+  EXPECT_EQ(bus.Requests("m1"), 1);  // answered: never asked again
+  EXPECT_THAT(bus.delivered("bob"), ElementsAre("m1", "m2"));
 }
 
-// nim-sds test_reliability #63
+// nim-sds test_reliability #63: carol holds m1 too and would answer later;
+// alice's answer reaches her first and cancels hers.
 TEST(ReliabilityManagerSdsrIntegration, ResponseCancellationOnlyOneRebroadcast) {
   Bus bus({"alice", "bob", "carol"}, BusConfig());
   bus.Broadcast("alice", "m1", {"bob"});
   bus.Broadcast("carol", "m2");
-  bus.ForceOutgoingExpired("bob", "m1");
-  bus.Broadcast("bob", "m3");
-  ASSERT_EQ(bus.Channel("alice").incoming_repair.count("m1"), 1u);
-  ASSERT_EQ(bus.Channel("carol").incoming_repair.count("m1"), 1u);
-  bus.ForceIncomingExpired("alice", "m1");
-  bus.Sweep("alice");
-  bus.Drain();
-  EXPECT_EQ(bus.Channel("carol").incoming_repair.count("m1"), 0u);
-  bus.Sweep("carol");
-  bus.Drain();
+  bus.RunUntil(kT0 + minutes{60});
+  EXPECT_EQ(bus.RequestsFrom("bob", "m1"), 1);
   EXPECT_EQ(bus.WireCount("m1"), 2);  // the original and alice's rebroadcast
+  EXPECT_EQ(bus.CopiesFrom("carol", "m1"), 0);
   EXPECT_THAT(bus.delivered("bob"), ElementsAre("m1", "m2"));
 }
 
 // nim-sds test_reliability #64 (nim behaviour: max_repair_attempts 1; with
 // more attempts the peer's request postpones ours, see
-// DeliberateDifferencesRepairRearm.PeerRequestPostponesOursDiffersFromNim).
+// DeliberateDifferencesRepairRearm.PeerRequestPostponesOursDiffersFromNim):
+// bob and carol both miss m1; whoever asks first cancels the other's request.
+// Nobody answers here (alice's answers are lost), so only that cancels.
 TEST(ReliabilityManagerSdsrIntegration, PeerRequestCancelsOwnPendingRequest) {
   Bus bus({"alice", "bob", "carol"}, BusConfig(1));
   bus.Broadcast("alice", "m1", {"bob", "carol"});
   bus.Broadcast("alice", "m2");
-  ASSERT_EQ(bus.Channel("bob").outgoing_repair.count("m1"), 1u);
-  ASSERT_EQ(bus.Channel("carol").outgoing_repair.count("m1"), 1u);
-  bus.ForceOutgoingExpired("bob", "m1");
-  bus.Broadcast("bob", "m3");
-  EXPECT_EQ(bus.Channel("carol").outgoing_repair.count("m1"), 0u);
+  bus.SetDropFilter([](const ParticipantId& from, const ParticipantId&, const MessageId& id) {
+    return from == "alice" && id == "m1";
+  });
+  bus.RunUntil(kT0 + minutes{60});
+  EXPECT_EQ(bus.Requests("m1"), 1);
+  EXPECT_EQ(bus.RequestsFrom("bob", "m1") + bus.RequestsFrom("carol", "m1"), 1);
+  EXPECT_THAT(bus["bob"].IncomingBuffer(kCh), ElementsAre("m2"));
+  EXPECT_THAT(bus["carol"].IncomingBuffer(kCh), ElementsAre("m2"));
 }
 
-// nim-sds test_reliability #65
+// nim-sds test_reliability #65: only members of the original sender's
+// response group answer a request.
 TEST(ReliabilityManagerSdsrIntegration, ResponseGroupFiltering) {
   Config config = BusConfig();
   config.num_response_groups = 10;
@@ -801,42 +842,60 @@ TEST(ReliabilityManagerSdsrIntegration, ResponseGroupFiltering) {
   }
   ASSERT_FALSE(chosen.empty());
   bus.Broadcast("alice", chosen);
+  // dave (not on the bus) asks for it; alice does not hear him.
   const Bytes request = Wire({.id = "dave-msg",
                               .lamport = 10,
                               .content = "\x09",
                               .sender = "dave",
                               .repair = {E(chosen, "alice")}});
-  MustUnwrap(bus["bob"], request, kT0);
-  MustUnwrap(bus["carol"], request, kT0);
-  EXPECT_EQ(bus.Channel("bob").incoming_repair.count(chosen), 1u);
-  EXPECT_EQ(bus.Channel("carol").incoming_repair.count(chosen), 0u);
+  MustUnwrap(bus["bob"], request, bus.now());
+  MustUnwrap(bus["carol"], request, bus.now());
+  bus.RunUntil(kT0 + minutes{60});
+  EXPECT_EQ(bus.CopiesFrom("bob", chosen), 1);
+  EXPECT_EQ(bus.CopiesFrom("carol", chosen), 0);
 }
 
-// nim-sds test_reliability #66
+// nim-sds test_reliability #66: five gaps due at once; each outgoing message
+// carries at most max_repair_requests (3) of them. Requests wait for bob's
+// own messages here (no sync messages), and nobody hears bob.
 TEST(ReliabilityManagerSdsrIntegration, MultiGapBatchRepair) {
   for (int attempts : {1, 3}) {
-    Bus bus({"alice", "bob"}, BusConfig(attempts));
+    Config config = BusConfig(attempts);
+    config.repair_t_min = seconds{30};
+    config.repair_t_max = seconds{30};  // an empty window: every T_req is 30 s
+    config.repair_requests_in_sync_messages = false;
+    config.sync_message_interval = Duration::zero();  // a sync would carry them too
+    Bus bus({"alice", "bob"}, config);
     for (int i = 1; i <= 5; ++i) bus.Broadcast("alice", "m" + std::to_string(i), {"bob"});
     bus.Broadcast("alice", "m6");
-    EXPECT_EQ(bus.Channel("bob").outgoing_repair.size(), 5u);
-    for (int i = 1; i <= 5; ++i) bus.ForceOutgoingExpired("bob", "m" + std::to_string(i));
-    const Message out = Decoded(MustWrap(bus["bob"], "bob-msg-1", kT0));
-    EXPECT_EQ(out.repair_request.size(), 3u);
-    // nim: 2 left; with re-arming all 5 stay (3 of them re-armed).
-    EXPECT_EQ(bus.Channel("bob").outgoing_repair.size(), attempts == 1 ? 2u : 5u) << attempts;
+    bus.SetDropFilter([](const ParticipantId& from, const ParticipantId&, const MessageId&) {
+      return from == "bob";
+    });
+    bus.RunUntil(kT0 + seconds{30});
+    EXPECT_EQ(bus.Requests("m1"), 0) << "requests wait for bob's next message";
+    EXPECT_EQ(Decoded(bus.Broadcast("bob", "bob-1")).repair_request.size(), 3u) << attempts;
+    EXPECT_EQ(Decoded(bus.Broadcast("bob", "bob-2")).repair_request.size(), 2u) << attempts;
+    EXPECT_EQ(Decoded(bus.Broadcast("bob", "bob-3")).repair_request.size(), 0u) << attempts;
+    // nim forgets a request once sent; with re-arming all five are asked
+    // again after T_max, three per message.
+    bus.RunUntil(kT0 + seconds{60});
+    EXPECT_EQ(Decoded(bus.Broadcast("bob", "bob-4")).repair_request.size(), attempts == 1 ? 0u : 3u)
+        << attempts;
   }
 }
 
-// nim-sds test_reliability #67
+// nim-sds test_reliability #67: the application got m1 elsewhere; bob never
+// asks for it.
 TEST(ReliabilityManagerSdsrIntegration, MarkDependenciesMetClearsPendingRepair) {
   Bus bus({"alice", "bob"}, BusConfig());
   bus.Broadcast("alice", "m1", {"bob"});
   bus.Broadcast("alice", "m2");
-  ASSERT_EQ(bus.Channel("bob").outgoing_repair.count("m1"), 1u);
+  EXPECT_THAT(bus["bob"].IncomingBuffer(kCh), ElementsAre("m2"));
   const std::vector<MessageId> met = {"m1"};
-  ASSERT_TRUE(bus["bob"].MarkDependenciesMet(kCh, met, kT0).ok());
-  EXPECT_EQ(bus.Channel("bob").outgoing_repair.count("m1"), 0u);
+  ASSERT_TRUE(bus["bob"].MarkDependenciesMet(kCh, met, bus.now()).ok());
   EXPECT_THAT(bus["bob"].IncomingBuffer(kCh), IsEmpty());
+  bus.RunUntil(kT0 + minutes{60});
+  EXPECT_EQ(bus.Requests("m1"), 0);
 }
 
 // ---- Both dialects ------------------------------------------------------------------------
@@ -851,6 +910,7 @@ TEST_P(ReliabilityManagerDialects, Conversation) {
   const bool nim = dialect == Dialect::kNim;
   Config base = Config::ForDialect(dialect);
   base.participant_id = "alice";
+  base.channel_admission = ChannelAdmission::kAny;
   auto alice = Make(base);
   base.participant_id = "bob";
   auto bob = Make(base);
@@ -921,6 +981,7 @@ TEST(ReliabilityManagerDialectsMixed, NimManagerAcknowledgedThroughSpecBloom) {
   auto alice = Make(nim);
   Config spec = Config::ForDialect(Dialect::kSpec);
   spec.participant_id = "bob";
+  spec.channel_admission = ChannelAdmission::kAny;
   spec.max_causal_history = 0;
   auto bob = Make(spec);
 

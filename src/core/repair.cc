@@ -68,6 +68,18 @@ void ReliabilityManager::Impl::CancelRepairs(ChannelState& channel, const Messag
   if (channel.incoming_repair.erase(id) != 0) TouchIncomingRepair(channel, id);
 }
 
+void ReliabilityManager::Impl::DeferDueRepairRequests(ChannelState& channel, Timestamp now) {
+  // More requests were due than one sync message carries: the rest wait one
+  // pacing interval, so that Tick moves forward instead of producing another
+  // sync message at the same instant for every max_repair_requests of them.
+  const Duration pacing = std::min<Duration>(std::chrono::seconds{1}, config_.repair_t_max);
+  for (auto& [id, entry] : channel.outgoing_repair) {
+    if (entry.deadline > now) continue;
+    entry.deadline = now + pacing;
+    TouchOutgoingRepair(channel, id);
+  }
+}
+
 // ---- Peers' requests ----------------------------------------------------------------------
 
 void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const Message& message,
@@ -105,6 +117,16 @@ void ReliabilityManager::Impl::HandleRepairRequests(ChannelState& channel, const
 // ---- Time ---------------------------------------------------------------------------------
 
 bool ReliabilityManager::Impl::TickRepairs(ChannelState& channel, Timestamp now) {
+  if (!config_.repair_enabled()) {
+    // State saved under a participant id and loaded without one: requests
+    // that can never be sent would be due for ever (a sync on every Tick),
+    // and answers would use a response group we no longer belong to.
+    for (const auto& [id, entry] : channel.outgoing_repair) TouchOutgoingRepair(channel, id);
+    for (const auto& [id, entry] : channel.incoming_repair) TouchIncomingRepair(channel, id);
+    channel.outgoing_repair.clear();
+    channel.incoming_repair.clear();
+    return false;
+  }
   // SDS-R responses that nobody else sent first.
   for (auto it = channel.incoming_repair.begin(); it != channel.incoming_repair.end();) {
     if (it->second.deadline <= now) {
@@ -118,7 +140,7 @@ bool ReliabilityManager::Impl::TickRepairs(ChannelState& channel, Timestamp now)
   // SDS-R requests that found no message to ride on within T_max give up.
   bool request_due = false;
   for (auto it = channel.outgoing_repair.begin(); it != channel.outgoing_repair.end();) {
-    if (now - it->second.deadline > config_.repair_t_max) {
+    if (it->second.deadline < now - config_.repair_t_max) {
       TouchOutgoingRepair(channel, it->first);
       it = channel.outgoing_repair.erase(it);
     } else {
@@ -136,8 +158,9 @@ Timestamp ReliabilityManager::Impl::RepairDeadline(const ChannelState& channel) 
     // Due requests go out at their deadline in a sync message, so the expiry
     // after T_max never comes first; when they wait for the application's
     // next message instead, only the expiry is ours to schedule.
-    next = std::min(next, config_.repair_requests_in_sync_messages
-                              ? entry.deadline
+    next = std::min(next, config_.repair_requests_in_sync_messages ? entry.deadline
+                          : entry.deadline > kNoDeadline - config_.repair_t_max - Duration{1}
+                              ? kNoDeadline
                               : entry.deadline + config_.repair_t_max + Duration{1});
   }
   return next;

@@ -58,6 +58,7 @@ class RepairBounds : public ::testing::Test {
   void Make(size_t max_repair_buffer) {
     Config config;
     config.participant_id = "bob";
+    config.channel_admission = ChannelAdmission::kAny;
     config.limits.max_repair_buffer = max_repair_buffer;
     config_ = config;
     auto made = ReliabilityManager::Create(config);
@@ -246,6 +247,7 @@ TEST_F(RepairBounds, MessageWithTooManyRepairEntriesIsRejected) {
 TEST(RepairBoundsConfig, ConfiguredRepairEntryLimitApplies) {
   Config config;
   config.participant_id = "bob";
+  config.channel_admission = ChannelAdmission::kAny;
   config.limits.decode.max_repair_request = 3;
   auto m = ReliabilityManager::Create(config);
   ASSERT_TRUE(m.ok());

@@ -1,6 +1,8 @@
 // Timers: everything periodic runs from Tick(now) (resends and give-ups of
 // the outgoing buffer, sync messages, SDS-R), which returns the next deadline.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/reliability_manager_impl.h"
 
@@ -12,6 +14,10 @@ namespace {
 
 Timestamp Earlier(Timestamp a, Timestamp b) { return a < b ? a : b; }
 
+// Stored times come from a file (hostile like any input): a deadline computed
+// from one must not overflow. Config::Validate bounds the intervals.
+Timestamp Later(Timestamp t, Duration d) { return t > kNoDeadline - d ? kNoDeadline : t + d; }
+
 }  // namespace
 
 void ReliabilityManager::Impl::ScheduleSync(ChannelState& channel, Timestamp now) {
@@ -22,7 +28,7 @@ void ReliabilityManager::Impl::ScheduleSync(ChannelState& channel, Timestamp now
 void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now) {
   // Outgoing buffer: ordered by last broadcast, so only the front can be due.
   while (!channel.outgoing.empty() &&
-         channel.outgoing.front().last_broadcast + config_.resend_interval <= now) {
+         Later(channel.outgoing.front().last_broadcast, config_.resend_interval) <= now) {
     auto it = channel.outgoing.begin();
     TouchOutgoing(channel, it->message_id);
     if (it->resend_attempts < config_.max_resend_attempts) {
@@ -46,33 +52,74 @@ void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now)
     std::string sync_id = "sync-" + config_.participant_id + "-" +
                           std::to_string(channel.sync_count + 1) + "-" +
                           std::to_string(UnixMillis(now));
-    auto wire = MakeSyncMessage(channel.channel_id, sync_id, now);
-    if (wire.ok()) events_.push_back(SyncMessageReady{channel.channel_id, std::move(*wire)});
+    // Not MakeSyncMessage: a sync of our own timers is no use of the channel
+    // by the application (a remote-created channel stays reclaimable).
+    if (CheckId(sync_id, "message id").ok()) {
+      events_.push_back(
+          SyncMessageReady{channel.channel_id, EncodeSyncMessage(channel, sync_id, now)});
+    }
+    if (request_due && config_.repair_requests_in_sync_messages) {
+      DeferDueRepairRequests(channel, now);
+    }
   }
 }
 
 Timestamp ReliabilityManager::Impl::ChannelDeadline(const ChannelState& channel) const {
   Timestamp next = kNoDeadline;
   if (!channel.outgoing.empty()) {
-    next = channel.outgoing.front().last_broadcast + config_.resend_interval;
+    next = Later(channel.outgoing.front().last_broadcast, config_.resend_interval);
   }
   if (channel.sync_due) next = Earlier(next, *channel.sync_due);
   next = Earlier(next, RepairDeadline(channel));
   return next;
 }
 
+void ReliabilityManager::Impl::Unschedule(ChannelState& channel) const {
+  if (channel.indexed_deadline == kNoDeadline) return;
+  deadline_index_.erase({channel.indexed_deadline, &channel});
+  channel.indexed_deadline = kNoDeadline;
+}
+
+void ReliabilityManager::Impl::Reschedule(ChannelState& channel) const {
+  const Timestamp deadline = ChannelDeadline(channel);
+  if (deadline == channel.indexed_deadline) return;
+  Unschedule(channel);
+  if (deadline == kNoDeadline) return;
+  deadline_index_.emplace(deadline, &channel);
+  channel.indexed_deadline = deadline;
+}
+
+void ReliabilityManager::Impl::RebuildDeadlineIndexIfStale() const {
+  if (!deadline_index_stale_) return;
+  deadline_index_stale_ = false;
+  deadline_index_.clear();
+  for (const auto& [id, channel] : channels_) {
+    channel->indexed_deadline = kNoDeadline;
+    Reschedule(*channel);
+  }
+}
+
 Timestamp ReliabilityManager::Impl::Tick(Timestamp now) {
-  for (auto& [id, channel] : channels_) {
-    PersistScope persist(this, channel.get());  // saves the channel only if it changed
+  RebuildDeadlineIndexIfStale();
+  // Only channels with something due are visited, in channel order (the
+  // order events come out in does not depend on the index).
+  std::vector<ChannelState*> due;
+  for (auto it = deadline_index_.begin(); it != deadline_index_.end() && it->first <= now; ++it) {
+    due.push_back(it->second);
+  }
+  std::sort(due.begin(), due.end(), [](const ChannelState* a, const ChannelState* b) {
+    return a->channel_id < b->channel_id;
+  });
+  for (ChannelState* channel : due) {
+    PersistScope persist(this, channel);  // reschedules the channel and saves what changed
     TickChannel(*channel, now);
   }
   return NextDeadline();
 }
 
 Timestamp ReliabilityManager::Impl::NextDeadline() const {
-  Timestamp next = kNoDeadline;
-  for (const auto& [id, channel] : channels_) next = Earlier(next, ChannelDeadline(*channel));
-  return next;
+  RebuildDeadlineIndexIfStale();
+  return deadline_index_.empty() ? kNoDeadline : deadline_index_.begin()->first;
 }
 
 }  // namespace sds

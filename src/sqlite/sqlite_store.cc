@@ -603,6 +603,21 @@ Status SqliteStore::DropChannel(const ChannelId& channel_id) {
   return impl_->InOp([&] { return impl_->Drop(channel_id); });
 }
 
+Result<std::vector<ChannelId>> SqliteStore::ListChannels() {
+  // History may be written before the channel's first meta save: both count.
+  static constexpr const char* kSql =
+      "SELECT channel FROM channels UNION SELECT channel FROM history ORDER BY 1";
+  auto stmt = impl_->Prepare(kSql);
+  if (!stmt.ok()) return stmt.status();
+  std::vector<ChannelId> ids;
+  while (true) {
+    int rc = stmt->Step();
+    if (rc == SQLITE_DONE) return ids;
+    if (rc != SQLITE_ROW) return impl_->Explain(rc, kSql);
+    ids.push_back(stmt->Str(0));
+  }
+}
+
 Status SqliteStore::SetRetrievalHint(const ChannelId& channel_id, const MessageId& message_id,
                                      ByteSpan hint) {
   return impl_->InOp([&] {

@@ -166,6 +166,14 @@ Status MemoryStore::UpdateHistory(const ChannelId& channel_id, const HistoryUpda
   return Status::Ok();
 }
 
+Result<std::vector<ChannelId>> MemoryStore::ListChannels() {
+  SDS_RETURN_IF_ERROR(Enter(StoreOperation::kListChannels));
+  std::vector<ChannelId> ids;
+  ids.reserve(channels_.size());
+  for (const auto& [id, channel] : channels_) ids.push_back(id);  // a std::map: sorted
+  return ids;
+}
+
 Status MemoryStore::DropChannel(const ChannelId& channel_id) {
   SDS_RETURN_IF_ERROR(Enter(StoreOperation::kDropChannel));
   channels_.erase(channel_id);

@@ -62,6 +62,7 @@ class PersistenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_.participant_id = "alice";
+    config_.channel_admission = ChannelAdmission::kAny;  // bob's channels are created on first use
     Start();
   }
 
@@ -458,7 +459,9 @@ TYPED_TEST(PersistenceTest, BloomHitsSyncDueAndRepairAttemptsSurviveRestart) {
   this->Restart();
   this->WrapOk("mine");
   // bob's filter lists "mine": one hit of two.
-  auto bob = ReliabilityManager::Create(Config{});
+  Config bob_config;
+  bob_config.channel_admission = ChannelAdmission::kAny;
+  auto bob = ReliabilityManager::Create(bob_config);
   ASSERT_TRUE(bob.ok());
   ASSERT_TRUE((*bob)->Unwrap(*this->m().Wrap(kCh, ToBytes("y"), "mine2", kNow), kNow).ok());
   auto bob_wire = (*bob)->Wrap(kCh, ToBytes("z"), "bob-1", kNow);
@@ -584,6 +587,9 @@ TEST(MemoryStoreTest, InjectsFailuresPerOperationAndCountsCalls) {
         break;
       case StoreOperation::kCommitOp:
         status = store.CommitOp();
+        break;
+      case StoreOperation::kListChannels:
+        status = store.ListChannels().status();
         break;
       case StoreOperation::kSaveCatchUpCursor:
         status = store.SaveCatchUpCursor(ToBytes("store"), kCh, ToBytes("cursor"));

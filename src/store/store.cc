@@ -37,6 +37,8 @@ const char* StoreOperationName(StoreOperation op) {
       return "SaveCatchUpCursor";
     case StoreOperation::kLoadCatchUpCursors:
       return "LoadCatchUpCursors";
+    case StoreOperation::kListChannels:
+      return "ListChannels";
   }
   return "unknown";
 }

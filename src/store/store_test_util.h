@@ -37,6 +37,10 @@ class FaultyStore : public Store {
     SDS_RETURN_IF_ERROR(Enter(StoreOperation::kUpdateHistory));
     return inner_->UpdateHistory(ch, u);
   }
+  Result<std::vector<ChannelId>> ListChannels() override {
+    SDS_RETURN_IF_ERROR(Enter(StoreOperation::kListChannels));
+    return inner_->ListChannels();
+  }
   Status DropChannel(const ChannelId& ch) override {
     SDS_RETURN_IF_ERROR(Enter(StoreOperation::kDropChannel));
     return inner_->DropChannel(ch);

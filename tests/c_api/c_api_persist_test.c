@@ -501,6 +501,31 @@ static void test_reset_is_persisted(void) {
   run_free(&r);
 }
 
+/* After a restart the stored channel is resent on time by the worker alone:
+ * no request names it (nothing but SdsStartPeriodicTasks is called). */
+static void test_restart_resends_untouched_channel(void) {
+  char path[256];
+  char* config;
+  Peer p, q;
+  path_in_dir(path, sizeof path, "resend.sds");
+  config = store_config(path, ",\"resendIntervalMs\":300,\"extendedEvents\":true");
+  CHECK(peer_open(&p, "alice", config));
+  {
+    Bytes w = wrap(&p, "hello", "a1", "quiet");
+    CHECK(w.len > 0);
+    free(w.data);
+  }
+  peer_close(&p);
+  CHECK(peer_open(&q, "alice", config));
+  free(config);
+  CHECK(start_periodic(&q));
+  CHECK(log_wait(&q.log, 0,
+                 "{\"eventType\":\"rebroadcast_due\",\"messageId\":\"a1\",\"channelId\":\"quiet\","
+                 "\"attempt\":1",
+                 1, TIMEOUT_MS) >= 0);
+  peer_close(&q);
+}
+
 int main(void) {
   const char* tmp = getenv("TMPDIR");
   snprintf(g_dir, sizeof g_dir, "%s/sds_persist_XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
@@ -514,6 +539,7 @@ int main(void) {
   test_one_manager_per_file();
   test_unusable_paths();
   test_reset_is_persisted();
+  test_restart_resends_untouched_channel();
   remove_dir(g_dir);
   printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;

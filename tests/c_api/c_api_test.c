@@ -738,6 +738,48 @@ static void test_many_managers(void) {
   call_free(&stale);
 }
 
+/* nim-sds creates a channel on the first message for it, and so does the C
+ * ABI by default; "channelAdmission":"local" refuses channels this manager
+ * never used. */
+static void test_channel_admission(void) {
+  Peer alice, open_bob, strict_bob;
+  Bytes a1, a2;
+  Call u;
+  Call c;
+  void* ctx;
+  CHECK(peer_open(&alice, "alice", NULL));
+  CHECK(peer_open(&open_bob, "bob", NULL));
+  CHECK(peer_open(&strict_bob, "bob", "{\"channelAdmission\":\"local\"}"));
+  a1 = wrap(&alice, "hi", "a1", "ch");
+  a2 = wrap(&alice, "hi again", "a2", "other");
+  call_init(&u, &open_bob.log);
+  CHECK(unwrap(&open_bob, a1, &u) && u.ret == RET_OK);
+  call_free(&u);
+  call_init(&u, &strict_bob.log);
+  CHECK(unwrap(&strict_bob, a1, &u) && u.ret == RET_ERR);
+  call_free(&u);
+  /* Once bob sends on "other" it is his: alice's messages there are admitted. */
+  {
+    Bytes b1 = wrap(&strict_bob, "mine", "b1", "other");
+    CHECK(b1.len > 0);
+    free(b1.data);
+  }
+  call_init(&u, &strict_bob.log);
+  CHECK(unwrap(&strict_bob, a2, &u) && u.ret == RET_OK);
+  call_free(&u);
+  call_init(&c, NULL);
+  ctx = SdsNewReliabilityManagerWithConfig("bob", "{\"channelAdmission\":\"some\"}", on_result, &c);
+  CHECK(ctx == NULL);
+  CHECK(c.calls == 1 && c.ret == RET_ERR && c.msg != NULL &&
+        strstr(c.msg, "channelAdmission") != NULL);
+  call_free(&c);
+  free(a1.data);
+  free(a2.data);
+  peer_close(&alice);
+  peer_close(&open_bob);
+  peer_close(&strict_bob);
+}
+
 int main(void) {
   test_lifecycle();
   test_null_and_empty_arguments();
@@ -749,6 +791,7 @@ int main(void) {
   test_repair();
   test_sync_messages_and_extended_events();
   test_config();
+  test_channel_admission();
   test_result_lifetime();
   test_cleanup_with_requests_in_flight();
   test_reentrant_calls();

@@ -19,6 +19,7 @@ inline const std::vector<std::string>& Channels() {
 inline Config AliceConfig() {
   Config config;
   config.participant_id = "alice";
+  config.channel_admission = ChannelAdmission::kAny;  // bob hears of channels from alice
   config.max_message_history = 1'000'000;  // nothing is evicted: delivered means in history
   config.dedup_window = 1'000'000;
   config.resend_interval = std::chrono::hours(24);  // nothing gives up during the test

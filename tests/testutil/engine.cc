@@ -93,15 +93,19 @@ std::unique_ptr<ReliabilityManager> Make(const Config& config) {
   return created.ok() ? std::move(*created) : nullptr;
 }
 
+// The suites' peers talk on channels the manager under test never
+// subscribed to: they admit channels on first use, as nim-sds does.
 Config NimConfig(const ParticipantId& id) {
   Config config;
   config.participant_id = id;
+  config.channel_admission = ChannelAdmission::kAny;
   return config;
 }
 
 Config SpecConfig(const ParticipantId& id) {
   Config config = Config::ForDialect(Dialect::kSpec);
   config.participant_id = id;
+  config.channel_admission = ChannelAdmission::kAny;
   return config;
 }
 

@@ -47,6 +47,8 @@ std::string Describe(const Event& event);
 std::vector<std::string> Names(ReliabilityManager& m);
 
 std::unique_ptr<ReliabilityManager> Make(const Config& config);
+// Configs for the suites (ChannelAdmission::kAny: peers' channels are created
+// on first use).
 Config NimConfig(const ParticipantId& id = "alice");
 Config SpecConfig(const ParticipantId& id = "alice");
 internal::ChannelState& State(ReliabilityManager& m, const ChannelId& channel = kCh);

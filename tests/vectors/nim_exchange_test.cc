@@ -35,6 +35,7 @@ struct Participant {
 Config ScenarioConfig(const std::string& scenario, const std::string& who) {
   Config config;  // nim defaults
   config.participant_id = who;
+  config.channel_admission = ChannelAdmission::kAny;  // as nim-sds: channels on first use
   if (scenario == "small_bloom") {
     config.bloom_filter_capacity = 100;
     config.bloom_filter_error_rate = 0.01;
