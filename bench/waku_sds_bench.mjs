@@ -12,6 +12,7 @@
 // Run it from a directory whose node_modules holds @waku/sds 0.0.8
 // (scripts/bench-compare.sh sets one up):  node waku_sds_bench.mjs [N]
 
+import "./custom_event.mjs"; // before @waku/sds: Node 18 has no global CustomEvent
 import { Message, MessageChannel } from "@waku/sds";
 
 const n = Number(process.argv[2] ?? 2000);

@@ -23,7 +23,8 @@ struct Options {
 };
 
 bool ParseOptions(int argc, char** argv, Options& options) {
-  for (int i = 1; i < argc; ++i) {
+  // Options come in pairs: "--name value".
+  for (int i = 1; i < argc; i += 2) {
     std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
     if (arg == "--help" || arg == "-h") return false;
@@ -47,7 +48,6 @@ bool ParseOptions(int argc, char** argv, Options& options) {
     } else {
       return false;
     }
-    ++i;
   }
   return true;
 }
@@ -120,13 +120,13 @@ int main(int argc, char** argv) {
     bytes += s.bytes_broadcast;
     expected += network.AllSent().size() - s.sent;
   }
-  std::printf("\nsummary: %llu of %llu deliveries (%.1f%%) despite %.0f%% loss; %llu resends, "
-              "%llu sends failed, %.1f KB per application message on the wire\n",
-              (unsigned long long)delivered, (unsigned long long)expected,
-              expected ? 100.0 * static_cast<double>(delivered) / static_cast<double>(expected)
-                       : 100.0,
-              options.loss * 100, (unsigned long long)resent, (unsigned long long)failed,
-              static_cast<double>(bytes) / 1024.0 /
-                  static_cast<double>(std::max<size_t>(network.AllSent().size(), 1)));
+  std::printf(
+      "\nsummary: %llu of %llu deliveries (%.1f%%) despite %.0f%% loss; %llu resends, "
+      "%llu sends failed, %.1f KB per application message on the wire\n",
+      (unsigned long long)delivered, (unsigned long long)expected,
+      expected ? 100.0 * static_cast<double>(delivered) / static_cast<double>(expected) : 100.0,
+      options.loss * 100, (unsigned long long)resent, (unsigned long long)failed,
+      static_cast<double>(bytes) / 1024.0 /
+          static_cast<double>(std::max<size_t>(network.AllSent().size(), 1)));
   return delivered == expected ? 0 : 1;
 }

@@ -33,6 +33,7 @@ cmake --build --preset release --target sds_bench >&2
 echo "== installing @waku/sds" >&2
 mkdir -p "$js_dir"
 cp "$root/tests/interop/package.json" "$root/tests/interop/package-lock.json" \
+   "$root/tests/interop/custom_event.mjs" \
    "$root/bench/waku_sds_bench.mjs" "$js_dir/"
 # npm ci reinstalls from scratch; skip it while node_modules matches the lock.
 stamp="$js_dir/node_modules/.sds-npm-ci-stamp"

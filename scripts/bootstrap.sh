@@ -10,8 +10,11 @@ packages=(
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev                                  # SqliteStore
   libcli11-dev libtomlplusplus-dev gnuplot-nox    # the sds tool: flags, scenarios, plots
+  clang clang-14                                  # the `clang` and `fuzz` presets
+  libclang-rt-14-dev                              # libFuzzer, ASan/UBSan runtimes for clang
 )
-# The live interop tests drive @waku/sds with Node.js; any node >= 18 will do.
+# The live interop tests drive @waku/sds with Node.js; any node >= 18 will do
+# (Debian 12's is 18: tests/interop/custom_event.mjs fills in what it lacks).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi

@@ -1,12 +1,15 @@
 #include "capi/manager.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <set>
 #include <utility>
 
 #include "capi/payloads.h"
+#include "capi/test_clock.h"
 
 namespace sds::capi {
 namespace {
@@ -16,6 +19,21 @@ namespace {
 constexpr Duration kMaxWait = std::chrono::seconds{10};
 
 constexpr char kCleanedUp[] = "libsds error: reliability manager was cleaned up";
+
+// The clock of every worker (capi/test_clock.h): the system clock unless a
+// test switched to virtual time. Never destroyed, like the handle registry:
+// workers may still read it while the process exits.
+struct WorkerClock {
+  std::atomic<bool> is_virtual{false};
+  std::atomic<int64_t> virtual_unix_ms{0};
+  std::mutex mu;
+  std::set<Manager*> running;  // guarded by mu: the workers to wake when time moves
+};
+
+WorkerClock& Clock() {
+  static WorkerClock* clock = new WorkerClock();
+  return *clock;
+}
 
 }  // namespace
 
@@ -28,6 +46,10 @@ Manager::Manager(std::unique_ptr<ReliabilityManager> engine, ManagerOptions opti
 Manager::~Manager() { Stop(); }
 
 void Manager::Start(SdsCallBack callback, void* user_data) {
+  {
+    std::lock_guard<std::mutex> lock(Clock().mu);
+    Clock().running.insert(this);
+  }
   Request created;
   created.name = "CREATE_RELIABILITY_MANAGER";
   created.callback = callback;
@@ -50,6 +72,10 @@ bool Manager::Submit(Request request) {
 }
 
 void Manager::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(Clock().mu);
+    Clock().running.erase(this);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -76,12 +102,32 @@ void Manager::SetRetrievalHintProvider(SdsRetrievalHintProvider provider, void* 
 }
 
 Timestamp Manager::Now() {
+  if (Clock().is_virtual.load(std::memory_order_acquire)) {
+    return TimestampFromUnixMillis(Clock().virtual_unix_ms.load(std::memory_order_acquire));
+  }
   return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+}
+
+void Manager::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_.notify_one();
 }
 
 void Manager::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
+    // Timers that are due run before the next request: a busy queue cannot
+    // starve them, and a request's callback comes after every timer that
+    // was due when it was made.
+    if (periodic_started_) {
+      const Timestamp now = Now();
+      if (NextTimer() <= now) {
+        lock.unlock();
+        RunTimers(now);
+        lock.lock();
+        continue;
+      }
+    }
     if (!queue_.empty()) {
       Request request = std::move(queue_.front());
       queue_.pop_front();
@@ -94,14 +140,9 @@ void Manager::Run() {
       wake_.wait(lock);
       continue;
     }
-    const Timestamp now = Now();
     const Timestamp next = NextTimer();
-    if (next <= now) {
-      lock.unlock();
-      RunTimers(now);
-      lock.lock();
-      continue;
-    }
+    const Timestamp now = Now();
+    if (next <= now) continue;
     wake_.wait_for(lock, std::min<Duration>(next - now, kMaxWait));
   }
   // Every accepted request gets its one callback, also when it never ran.
@@ -200,3 +241,20 @@ Bytes Manager::ProvideHint(const MessageId& message_id) {
 }
 
 }  // namespace sds::capi
+
+using sds::capi::Clock;
+
+extern "C" void sds_capi_test_use_virtual_clock(int64_t unix_ms) {
+  Clock().virtual_unix_ms.store(unix_ms, std::memory_order_release);
+  Clock().is_virtual.store(true, std::memory_order_release);
+}
+
+extern "C" void sds_capi_test_advance_virtual_clock(int64_t ms) {
+  std::lock_guard<std::mutex> lock(Clock().mu);
+  Clock().virtual_unix_ms.fetch_add(ms < 0 ? 0 : ms, std::memory_order_acq_rel);
+  for (sds::capi::Manager* manager : Clock().running) manager->Wake();
+}
+
+extern "C" void sds_capi_test_use_system_clock(void) {
+  Clock().is_virtual.store(false, std::memory_order_release);
+}

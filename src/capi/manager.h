@@ -60,6 +60,9 @@ class Manager {
   void Stop();
   bool OnWorkerThread() const;
 
+  // Makes the worker look at the clock again (capi/test_clock.h).
+  void Wake();
+
   void SetEventCallback(SdsCallBack callback, void* user_data);
   void SetRetrievalHintProvider(SdsRetrievalHintProvider provider, void* user_data);
 

@@ -200,25 +200,94 @@ TEST(RepairTiming, SelfAlwaysFastestResponder) {
 
 // ---- Config dispatch and the truncated exponential timer ----------------------------------
 
-TEST(RepairTiming, ConfigDispatchFollowsDialect) {
-  Config nim;
-  nim.participant_id = "bob";
-  Config spec = Config::ForDialect(Dialect::kSpec);
-  spec.participant_id = "bob";
-  EXPECT_EQ(RequestDelay(nim, "m1"),
-            NimRequestDelay("bob", "m1", nim.repair_t_min, nim.repair_t_max));
-  EXPECT_EQ(RequestDelay(spec, "m1"),
-            SpecRequestDelay("bob", "m1", spec.repair_t_min, spec.repair_t_max));
-  EXPECT_EQ(ResponseDelay(nim, "alice", "m1"),
-            NimResponseDelay("bob", "alice", "m1", seconds{300}));
-  EXPECT_EQ(ResponseDelay(spec, "alice", "m1"),
-            SpecResponseDelay("bob", "alice", "m1", seconds{120}));
-  nim.num_response_groups = 7;
-  spec.num_response_groups = 7;
-  for (int i = 0; i < 20; ++i) {
-    const std::string m = "m" + std::to_string(i);
-    EXPECT_EQ(InResponseGroup(nim, "alice", m), NimInResponseGroup("bob", "alice", m, 7));
-    EXPECT_EQ(InResponseGroup(spec, "alice", m), SpecInResponseGroup("bob", "alice", m, 7));
+// The engine asks through the Config; with the spec dialect that must give
+// exactly what @waku/sds 0.0.8 computes (recorded offline from the library,
+// see tests/vectors/SOURCE.md), and with the nim dialect what nim-sds does.
+Config SpecConfigFor(const std::string& participant_id) {
+  Config config = Config::ForDialect(Dialect::kSpec);
+  config.participant_id = participant_id;
+  return config;
+}
+
+TEST(RepairTimingVectors, SpecConfigRequestDelayMatchesEveryWakuSdsVector) {
+  const auto& records = testutil::WakuRepairTimingVectors().at("tReq");
+  ASSERT_EQ(records.size(), 150u);
+  int64_t at_window_start = 0;
+  for (const auto& r : records) {
+    Config config = SpecConfigFor(r.at("participantId").get<std::string>());
+    config.repair_t_min = Duration{r.at("tMinMs").get<int64_t>()};
+    config.repair_t_max = Duration{r.at("tMaxMs").get<int64_t>()};
+    const int64_t expected = r.at("resultMs").get<int64_t>();
+    at_window_start += expected == config.repair_t_min.count() ? 1 : 0;
+    EXPECT_EQ(RequestDelay(config, r.at("messageId").get<std::string>()).count(), expected)
+        << r.dump();
+  }
+  // Spread over the windows, not pinned to their start (only [0, 1) and
+  // [5, 6) windows force it: 2 of 6 windows x 25 pairs).
+  EXPECT_EQ(at_window_start, 50);
+}
+
+TEST(RepairTimingVectors, SpecConfigResponseDelayMatchesEveryWakuSdsVector) {
+  const auto& records = testutil::WakuRepairTimingVectors().at("tResp");
+  ASSERT_EQ(records.size(), 750u);
+  for (const auto& r : records) {
+    Config config = SpecConfigFor(r.at("participantId").get<std::string>());
+    config.repair_t_max = Duration{r.at("tMaxMs").get<int64_t>()};
+    const auto sender = r.at("senderId").get<std::string>();
+    const auto message = r.at("messageId").get<std::string>();
+    EXPECT_EQ(ResponseDelay(config, sender, message).count(), r.at("resultMs").get<int64_t>())
+        << r.dump();
+  }
+}
+
+TEST(RepairTimingVectors, SpecConfigResponseGroupMatchesEveryWakuSdsVector) {
+  const auto& records = testutil::WakuRepairTimingVectors().at("responseGroup");
+  ASSERT_EQ(records.size(), 625u);
+  int in_group_of_several = 0;
+  int out_of_group = 0;
+  for (const auto& r : records) {
+    Config config = SpecConfigFor(r.at("participantId").get<std::string>());
+    config.num_response_groups = r.at("groups").get<int>();
+    const bool expected = r.at("result").get<bool>();
+    if (config.num_response_groups > 1) (expected ? in_group_of_several : out_of_group) += 1;
+    EXPECT_EQ(InResponseGroup(config, r.at("senderId").get<std::string>(),
+                              r.at("messageId").get<std::string>()),
+              expected)
+        << r.dump();
+  }
+  // Both answers occur among the vectors with more than one group.
+  EXPECT_GT(in_group_of_several, 0);
+  EXPECT_GT(out_of_group, 0);
+}
+
+TEST(RepairTimingVectors, NimConfigMatchesEveryNimVector) {
+  for (const auto& r : testutil::NimVectors("computeTReq")) {
+    Config config;
+    config.participant_id = r.at("participantId").get<std::string>();
+    config.repair_t_min = Duration{r.at("tMinMs").get<int64_t>()};
+    config.repair_t_max = Duration{r.at("tMaxMs").get<int64_t>()};
+    EXPECT_EQ(RequestDelay(config, r.at("messageId").get<std::string>()).count(),
+              r.at("resultMs").get<int64_t>())
+        << r.dump();
+  }
+  for (const auto& r : testutil::NimVectors("computeTResp")) {
+    Config config;
+    config.participant_id = r.at("participantId").get<std::string>();
+    config.repair_t_max = Duration{r.at("tMaxMs").get<int64_t>()};
+    EXPECT_EQ(ResponseDelay(config, r.at("senderId").get<std::string>(),
+                            r.at("messageId").get<std::string>())
+                  .count(),
+              r.at("resultMs").get<int64_t>())
+        << r.dump();
+  }
+  for (const auto& r : testutil::NimVectors("isInResponseGroup")) {
+    Config config;
+    config.participant_id = r.at("participantId").get<std::string>();
+    config.num_response_groups = r.at("numResponseGroups").get<int>();
+    EXPECT_EQ(InResponseGroup(config, r.at("senderId").get<std::string>(),
+                              r.at("messageId").get<std::string>()),
+              r.at("result").get<bool>())
+        << r.dump();
   }
 }
 

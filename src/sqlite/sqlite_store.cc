@@ -286,7 +286,11 @@ class SqliteStore::Impl {
   }
   Status Commit() {
     if (op_status_.ok()) {
-      for (const auto& [channel, id] : gc_) {
+      // Not a structured binding: C++20 lets a lambda capture those, but
+      // Clang 14 does not implement it yet.
+      for (const auto& body : gc_) {
+        const auto& channel = body.first;
+        const auto& id = body.second;
         Status s =
             Run("DELETE FROM bodies WHERE channel=?1 AND message_id=?2"
                 " AND NOT EXISTS(SELECT 1 FROM history WHERE channel=?1 AND message_id=?2)"

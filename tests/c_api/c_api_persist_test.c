@@ -311,7 +311,8 @@ static void test_restart_after_sigkill(void) {
   pid_t child;
   path_in_dir(path, sizeof path, "crashed.sds");
   if (pipe(fds) != 0) {
-    CHECK(!"pipe");
+    perror("pipe");
+    CHECK(0);
     return;
   }
   fflush(stdout);

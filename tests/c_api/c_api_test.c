@@ -44,7 +44,7 @@ static void test_lifecycle(void) {
   CHECK(call_wait(&created) == 1);
   CHECK(created.ret == RET_OK && created.len == 0);
   CHECK_STR(created.msg, "");
-  CHECK(!pthread_equal(created.thread, pthread_self()));  /* on the worker */
+  CHECK(!pthread_equal(created.thread, pthread_self())); /* on the worker */
 
   /* A missing callback: nothing happens. */
   CHECK(SdsCleanupReliabilityManager(ctx, NULL, NULL) == RET_MISSING_CALLBACK);
@@ -179,16 +179,18 @@ static void test_wrap_unwrap_and_acknowledgement(void) {
   CHECK(unwrap(&b, m1, &u1));
   CHECK(u1.ret == RET_OK);
   CHECK_STR(u1.msg, "{\"message\":[104,101,108,108,111],\"channelId\":\"ch\",\"missingDeps\":[]}");
-  ready = log_wait(&b.log, 0, "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                   0, TIMEOUT_MS);
+  ready = log_wait(&b.log, 0,
+                   "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+                   TIMEOUT_MS);
   CHECK(ready >= 0 && (size_t)ready < u1.events_before); /* the event came first */
 
   /* b1 lists m1 in its causal history: A learns m1 arrived. */
   b1 = wrap(&b, "reply", "b1", "ch");
   CHECK(unwrap(&a, b1, &u2));
   CHECK_STR(u2.msg, "{\"message\":[114,101,112,108,121],\"channelId\":\"ch\",\"missingDeps\":[]}");
-  sent = log_wait(&a.log, 0, "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}",
-                  0, TIMEOUT_MS);
+  sent = log_wait(&a.log, 0,
+                  "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}", 0,
+                  TIMEOUT_MS);
   CHECK(sent >= 0 && (size_t)sent < u2.events_before);
   CHECK(log_wait(&a.log, 0,
                  "{\"messageId\":\"b1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
@@ -199,12 +201,12 @@ static void test_wrap_unwrap_and_acknowledgement(void) {
   call_init(&u1, &b.log);
   CHECK(unwrap(&b, m1, &u1));
   CHECK_STR(u1.msg, "{\"message\":[104,101,108,108,111],\"channelId\":\"ch\",\"missingDeps\":[]}");
-  CHECK(log_occurrences(&b.log, 0,
-                        "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}") ==
-        1);
-  CHECK(log_occurrences(&a.log, 0,
-                        "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}") ==
-        1);
+  CHECK(log_occurrences(
+            &b.log, 0,
+            "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}") == 1);
+  CHECK(log_occurrences(
+            &a.log, 0,
+            "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}") == 1);
 
   free(m1.data);
   free(b1.data);
@@ -262,8 +264,9 @@ static void test_dependencies_hints_and_mark_met(void) {
   ids[0] = "a1";
   CHECK(SdsMarkDependenciesMet(b.ctx, ids, 1, "ch", on_result, &mark) == RET_OK);
   CHECK(call_wait(&mark) == 1 && mark.ret == RET_OK && mark.len == 0);
-  ready = log_wait(&b.log, 0, "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                   0, TIMEOUT_MS);
+  ready = log_wait(&b.log, 0,
+                   "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+                   TIMEOUT_MS);
   CHECK(ready >= 0 && (size_t)ready < mark.events_before);
 
   /* C receives both out of order: both are delivered, a1 first. */
@@ -273,12 +276,12 @@ static void test_dependencies_hints_and_mark_met(void) {
   CHECK(unwrap(&c, a1, &u3));
   CHECK_STR(u3.msg, "{\"message\":[111,110,101],\"channelId\":\"ch\",\"missingDeps\":[]}");
   {
-    long r1 = log_wait(&c.log, 0,
-                       "{\"messageId\":\"a1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                       0, TIMEOUT_MS);
-    long r2 = log_wait(&c.log, 0,
-                       "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                       0, TIMEOUT_MS);
+    long r1 = log_wait(
+        &c.log, 0, "{\"messageId\":\"a1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+        TIMEOUT_MS);
+    long r2 = log_wait(
+        &c.log, 0, "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+        TIMEOUT_MS);
     CHECK(r1 >= 0 && r2 > r1 && (size_t)r2 < u3.events_before);
   }
 
@@ -358,24 +361,35 @@ static void test_reset_and_remove_channel(void) {
   peer_close(&x);
 }
 
+/* Needs the virtual clock: every count below is exact. */
 static void test_periodic_sync(void) {
   Peer p;
   Call start, again;
   long first;
+  const char* sync = "{\"eventType\":\"periodic_sync\"}";
   CHECK(peer_open(&p, NULL, "{\"syncMessageIntervalMs\":50}"));
   call_init(&start, &p.log);
   call_init(&again, &p.log);
-  sleep_ms(150);
+  CHECK(advance(&p, 150));
   CHECK(log_count(&p.log) == 0); /* nothing periodic before the start */
 
   CHECK(SdsStartPeriodicTasks(p.ctx, on_result, &start) == RET_OK);
   CHECK(call_wait(&start) == 1 && start.ret == RET_OK && start.len == 0);
-  first = log_wait(&p.log, 0, "{\"eventType\":\"periodic_sync\"}", 0, TIMEOUT_MS);
+  first = log_wait(&p.log, 0, sync, 0, 0);
   CHECK(first == 0 && start.events_before >= 1); /* the first pass runs at once */
-  CHECK(log_wait(&p.log, 2, "{\"eventType\":\"periodic_sync\"}", 0, TIMEOUT_MS) >= 2);
+  CHECK(advance(&p, 49));
+  CHECK(log_occurrences(&p.log, 0, sync) == 1); /* not before the interval */
+  CHECK(advance(&p, 1));
+  CHECK(log_occurrences(&p.log, 0, sync) == 2);
+  CHECK(advance(&p, 50));
+  CHECK(log_occurrences(&p.log, 0, sync) == 3);
+  /* A late worker catches up once, not once per missed interval. */
+  CHECK(advance(&p, 500));
+  CHECK(log_occurrences(&p.log, 0, sync) == 4);
   /* Starting again changes nothing. */
   CHECK(SdsStartPeriodicTasks(p.ctx, on_result, &again) == RET_OK);
   CHECK(call_wait(&again) == 1 && again.ret == RET_OK);
+  CHECK(log_occurrences(&p.log, 0, sync) == 4);
   call_free(&start);
   call_free(&again);
   peer_close(&p);
@@ -389,11 +403,16 @@ static void test_resend_give_up(void) {
   CHECK(peer_open(&d, NULL, "{\"resendIntervalMs\":40,\"maxResendAttempts\":1}"));
   w = wrap(&d, "lonely", "g1", "ch");
   free(w.data);
-  sleep_ms(200);
+  CHECK(advance(&d, 200));
   CHECK(log_count(&d.log) == 0); /* no timers before SdsStartPeriodicTasks */
   CHECK(start_periodic(&d));
-  CHECK(log_wait(&d.log, 0, sent, 0, TIMEOUT_MS) >= 0);
-  sleep_ms(100);
+  /* Overdue at the start: resent once now, given up one interval later. */
+  CHECK(log_occurrences(&d.log, 0, sent) == 0);
+  CHECK(advance(&d, 39));
+  CHECK(log_occurrences(&d.log, 0, sent) == 0);
+  CHECK(advance(&d, 1));
+  CHECK(log_occurrences(&d.log, 0, sent) == 1);
+  CHECK(advance(&d, 100));
   CHECK(log_occurrences(&d.log, 0, sent) == 1);
   CHECK(log_wait(&d.log, 0, "{\"eventType\":\"rebroadcast_due\"", 1, 0) < 0);
   CHECK(log_wait(&d.log, 0, "{\"eventType\":\"send_failed\"", 1, 0) < 0);
@@ -403,6 +422,8 @@ static void test_resend_give_up(void) {
                   "{\"resendIntervalMs\":40,\"maxResendAttempts\":1,\"extendedEvents\":true}"));
   w = wrap(&x, "lonely", "g1", "ch");
   CHECK(start_periodic(&x));
+  CHECK(log_wait(&x.log, 0, "{\"eventType\":\"rebroadcast_due\"", 1, 0) < 0);
+  CHECK(advance(&x, 40));
   {
     char* b64 = base64(w.data, w.len);
     const char* head =
@@ -410,14 +431,16 @@ static void test_resend_give_up(void) {
         "\"attempt\":1,\"message\":\"";
     char* expected = malloc(strlen(head) + strlen(b64) + 3);
     sprintf(expected, "%s%s\"}", head, b64);
-    CHECK(log_wait(&x.log, 0, expected, 0, TIMEOUT_MS) >= 0);
+    CHECK(log_wait(&x.log, 0, expected, 0, 0) >= 0);
     free(expected);
     free(b64);
   }
+  CHECK(log_wait(&x.log, 0, "{\"eventType\":\"send_failed\"", 1, 0) < 0);
+  CHECK(advance(&x, 40));
   CHECK(log_wait(&x.log, 0,
                  "{\"eventType\":\"send_failed\",\"messageId\":\"g1\",\"channelId\":\"ch\","
                  "\"resendAttempts\":1,\"evicted\":false}",
-                 0, TIMEOUT_MS) >= 0);
+                 0, 0) >= 0);
   CHECK(log_occurrences(&x.log, 0, sent) == 0);
   free(w.data);
   peer_close(&d);
@@ -439,15 +462,17 @@ static void test_repair(void) {
   r1 = wrap(&alice, "lost", "r1", "ch"); /* never reaches bob */
   r2 = wrap(&alice, "found", "r2", "ch");
   CHECK(unwrap(&bob, r2, &u));
-  CHECK(log_wait(&bob.log, 0,
-                 "{\"eventType\":\"missing_dependencies\",\"messageId\":\"r2\",\"channelId\":\"ch\","
-                 "\"missingDeps\":[{\"messageId\":\"r1\",\"retrievalHint\":\"\"}]}",
-                 0, TIMEOUT_MS) >= 0);
-  sleep_ms(20); /* bob's request is due */
+  CHECK(
+      log_wait(&bob.log, 0,
+               "{\"eventType\":\"missing_dependencies\",\"messageId\":\"r2\",\"channelId\":\"ch\","
+               "\"missingDeps\":[{\"messageId\":\"r1\",\"retrievalHint\":\"\"}]}",
+               0, TIMEOUT_MS) >= 0);
+  CHECK(advance(&bob, 20)); /* bob's request is due */
   b1 = wrap(&bob, "where is r1?", "b1", "ch");
   call_free(&u);
   call_init(&u, &alice.log);
   CHECK(unwrap(&alice, b1, &u));
+  CHECK(advance(&alice, 1)); /* alice answers at T_resp = 0 */
   {
     char* b64 = base64(r1.data, r1.len);
     const char* head = "{\"eventType\":\"repair_ready\",\"channelId\":\"ch\",\"message\":\"";
@@ -607,8 +632,8 @@ static void test_cleanup_with_requests_in_flight(void) {
     snprintf(id, sizeof id, "f%d", i);
     CHECK(SdsWrapOutgoingMessage(ctx, "payload", 7, id, "ch", on_result, &calls[i]) == RET_OK);
   }
+  /* Cleanup joins the worker: every callback has fired when it returns. */
   CHECK(SdsCleanupReliabilityManager(ctx, on_result, &done) == RET_OK);
-  sleep_ms(50);
   CHECK(created.calls == 1);
   for (i = 0; i < IN_FLIGHT; ++i) {
     once = once && calls[i].calls == 1;
@@ -662,7 +687,8 @@ static void test_reentrant_calls(void) {
   CHECK(unwrap(&b, m, &u));
   CHECK(r.done == 1);
   CHECK(r.cleanup_rc == RET_ERR && r.cleanup_call.calls == 1);
-  CHECK_STR(r.cleanup_call.msg, "libsds error: a manager cannot be cleaned up from its own callback");
+  CHECK_STR(r.cleanup_call.msg,
+            "libsds error: a manager cannot be cleaned up from its own callback");
   CHECK(call_wait(&r.wrap_call) == 1 && r.wrap_call.ret == RET_OK);
   free(m.data);
   call_free(&u);
@@ -713,7 +739,7 @@ static void test_many_managers(void) {
   void* first = NULL;
   int stale_rc;
   Call stale;
-  sleep_ms(50); /* let earlier workers finish exiting */
+  /* Earlier tests joined their workers in SdsCleanupReliabilityManager. */
   fds_before = count_dir_entries("/proc/self/fd");
   threads_before = count_dir_entries("/proc/self/task");
   for (i = 0; i < CYCLES; ++i) {
@@ -786,9 +812,17 @@ int main(void) {
   test_wrap_unwrap_and_acknowledgement();
   test_dependencies_hints_and_mark_met();
   test_reset_and_remove_channel();
-  test_periodic_sync();
-  test_resend_give_up();
-  test_repair();
+  if (have_virtual_clock()) {
+    use_virtual_clock();
+    test_periodic_sync();
+    test_resend_give_up();
+    test_repair();
+    use_system_clock();
+  } else {
+    /* libsds.so does not export the test clock (src/capi/test_clock.h): the
+     * static build of this program runs these on virtual time. */
+    printf("periodic sync, resend and repair timing: run by the static build\n");
+  }
   test_sync_messages_and_extended_events();
   test_config();
   test_channel_admission();

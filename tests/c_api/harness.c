@@ -5,13 +5,13 @@
 
 #include <stdlib.h>
 
+#ifdef SDS_TEST_VIRTUAL_CLOCK
+#include "capi/test_clock.h"
+#endif
+
 int g_passed = 0;
 int g_failed = 0;
 /* ---- Harness ------------------------------------------------------------ */
-
-
-
-
 
 /* Generous: the test also runs under valgrind and ThreadSanitizer. */
 
@@ -25,11 +25,43 @@ void deadline_after(struct timespec* ts, long ms) {
   }
 }
 
-void sleep_ms(long ms) {
-  struct timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  nanosleep(&ts, NULL);
+int have_virtual_clock(void) {
+#ifdef SDS_TEST_VIRTUAL_CLOCK
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+void use_virtual_clock(void) {
+#ifdef SDS_TEST_VIRTUAL_CLOCK
+  sds_capi_test_use_virtual_clock(INT64_C(1700000000000));
+#endif
+}
+
+void use_system_clock(void) {
+#ifdef SDS_TEST_VIRTUAL_CLOCK
+  sds_capi_test_use_system_clock();
+#endif
+}
+
+int advance(Peer* peer, long ms) {
+#ifdef SDS_TEST_VIRTUAL_CLOCK
+  Call barrier;
+  int ok;
+  sds_capi_test_advance_virtual_clock(ms);
+  /* Removing a channel that never existed changes nothing and answers
+   * RET_OK; the worker runs the timers due by now before it takes it. */
+  call_init(&barrier, NULL);
+  ok = SdsRemoveChannel(peer->ctx, "sds-test-barrier", on_result, &barrier) == RET_OK &&
+       call_wait(&barrier) == 1 && barrier.ret == RET_OK;
+  call_free(&barrier);
+  return ok;
+#else
+  (void)peer;
+  (void)ms;
+  return 0;
+#endif
 }
 
 char* copy_bytes(const char* msg, size_t len) {
@@ -40,8 +72,6 @@ char* copy_bytes(const char* msg, size_t len) {
 }
 
 /* ---- Event log: every event of one manager, in arrival order ------------- */
-
-
 
 void log_init(EventLog* log) {
   pthread_mutex_init(&log->mu, NULL);
@@ -110,7 +140,6 @@ int log_occurrences(EventLog* log, size_t from, const char* text) {
 
 /* ---- Calls: one request's result --------------------------------------- */
 
-
 void call_init(Call* call, EventLog* log) {
   memset(call, 0, sizeof *call);
   pthread_mutex_init(&call->mu, NULL);
@@ -157,7 +186,6 @@ int call_wait(Call* call) {
 
 /* ---- Managers and requests ------------------------------------------------ */
 
-
 /* Creates a manager (config NULL: SdsNewReliabilityManager) with an event log. */
 int peer_open(Peer* peer, const char* participant, const char* config) {
   Call created;
@@ -169,8 +197,8 @@ int peer_open(Peer* peer, const char* participant, const char* config) {
   } else {
     peer->ctx = SdsNewReliabilityManagerWithConfig(participant, config, on_result, &created);
   }
-  ok = peer->ctx != NULL && call_wait(&created) == 1 && created.ret == RET_OK &&
-       created.len == 0 && created.msg != NULL && created.msg[0] == '\0';
+  ok = peer->ctx != NULL && call_wait(&created) == 1 && created.ret == RET_OK && created.len == 0 &&
+       created.msg != NULL && created.msg[0] == '\0';
   if (peer->ctx != NULL) SdsSetEventCallback(peer->ctx, on_event, &peer->log);
   call_free(&created);
   return ok;
@@ -184,7 +212,6 @@ void peer_close(Peer* peer) {
   call_free(&done);
   log_free(&peer->log);
 }
-
 
 /* Parses nim-sds's wrap result "10,2,109" into bytes. */
 Bytes parse_csv(const char* csv) {
@@ -252,4 +279,3 @@ char* base64(const unsigned char* data, size_t len) {
   out[o] = '\0';
   return out;
 }
-

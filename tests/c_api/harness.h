@@ -16,40 +16,40 @@
 extern int g_passed;
 extern int g_failed;
 
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    if (cond) {                                                               \
-      ++g_passed;                                                             \
-    } else {                                                                  \
-      ++g_failed;                                                             \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++g_passed;                                                              \
+    } else {                                                                   \
+      ++g_failed;                                                              \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                         \
+    }                                                                          \
   } while (0)
 
-#define CHECK_STR(actual, expected)                                                         \
-  do {                                                                                      \
-    const char* a_ = (actual);                                                              \
-    const char* e_ = (expected);                                                            \
-    if (a_ != NULL && strcmp(a_, e_) == 0) {                                                \
-      ++g_passed;                                                                           \
-    } else {                                                                                \
-      ++g_failed;                                                                           \
+#define CHECK_STR(actual, expected)                                                       \
+  do {                                                                                    \
+    const char* a_ = (actual);                                                            \
+    const char* e_ = (expected);                                                          \
+    if (a_ != NULL && strcmp(a_, e_) == 0) {                                              \
+      ++g_passed;                                                                         \
+    } else {                                                                              \
+      ++g_failed;                                                                         \
       fprintf(stderr, "%s:%d: expected \"%s\"\n%*s got \"%s\"\n", __FILE__, __LINE__, e_, \
-              (int)strlen(__FILE__) + 8, "", a_ ? a_ : "(null)");                           \
-    }                                                                                       \
+              (int)strlen(__FILE__) + 8, "", a_ ? a_ : "(null)");                         \
+    }                                                                                     \
   } while (0)
 
-#define CHECK_PREFIX(actual, prefix)                                                     \
-  do {                                                                                   \
-    const char* a_ = (actual);                                                           \
-    const char* p_ = (prefix);                                                           \
-    if (a_ != NULL && strncmp(a_, p_, strlen(p_)) == 0) {                                \
-      ++g_passed;                                                                        \
-    } else {                                                                             \
-      ++g_failed;                                                                        \
+#define CHECK_PREFIX(actual, prefix)                                                      \
+  do {                                                                                    \
+    const char* a_ = (actual);                                                            \
+    const char* p_ = (prefix);                                                            \
+    if (a_ != NULL && strncmp(a_, p_, strlen(p_)) == 0) {                                 \
+      ++g_passed;                                                                         \
+    } else {                                                                              \
+      ++g_failed;                                                                         \
       fprintf(stderr, "%s:%d: expected a string starting \"%s\", got \"%s\"\n", __FILE__, \
-              __LINE__, p_, a_ ? a_ : "(null)");                                         \
-    }                                                                                    \
+              __LINE__, p_, a_ ? a_ : "(null)");                                          \
+    }                                                                                     \
   } while (0)
 
 #define TIMEOUT_MS 20000
@@ -69,10 +69,10 @@ typedef struct {
   pthread_cond_t cv;
   int calls;
   int ret;
-  char* msg;        /* copy, NUL-terminated; NULL if the library passed NULL */
+  char* msg; /* copy, NUL-terminated; NULL if the library passed NULL */
   size_t len;
-  const char* raw;  /* the pointer the library passed, to check its lifetime */
-  EventLog* log;    /* optional: events seen before the result */
+  const char* raw; /* the pointer the library passed, to check its lifetime */
+  EventLog* log;   /* optional: events seen before the result */
   size_t events_before;
   pthread_t thread;
 } Call;
@@ -89,7 +89,19 @@ typedef struct {
 
 void deadline_after(struct timespec* ts, long ms);
 
-void sleep_ms(long ms);
+/* Virtual time (src/capi/test_clock.h), in the static build only: libsds.so
+ * does not export the hook, so the shared build has none and skips the
+ * tests that need it. */
+int have_virtual_clock(void);
+
+/* Switches every manager to a virtual clock at a fixed instant. */
+void use_virtual_clock(void);
+
+void use_system_clock(void);
+
+/* Moves the virtual clock forward by ms, then waits until `peer`'s worker
+ * has run every timer due by then (a request queued behind them returns). */
+int advance(Peer* peer, long ms);
 
 char* copy_bytes(const char* msg, size_t len);
 

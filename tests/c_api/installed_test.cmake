@@ -1,4 +1,5 @@
-# Installs the build into a scratch prefix, then builds the C99 test program
+# Installs the build into a scratch prefix and moves it elsewhere (sds.pc must
+# find its prefix relative to itself), then builds the C99 test program
 # against only what was installed (libsds.h and libsds.so, found through
 # pkg-config's sds.pc) and runs it: what an app that swaps in our libsds gets.
 #
@@ -9,12 +10,13 @@ foreach(var BUILD_DIR SOURCE HARNESS PREFIX CC)
   endif()
 endforeach()
 
-file(REMOVE_RECURSE "${PREFIX}")
-execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${PREFIX}"
+file(REMOVE_RECURSE "${PREFIX}" "${PREFIX}-staged")
+execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${PREFIX}-staged"
                 RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
+file(RENAME "${PREFIX}-staged" "${PREFIX}")
 
 file(GLOB_RECURSE pc_files "${PREFIX}/*/sds.pc")
 if(NOT pc_files)

@@ -2,7 +2,11 @@
 // moments, KILLS times (default 200), and after each kill reopens its
 // SqliteStore and checks it against the worker's journal:
 //   - the database passes PRAGMA integrity_check and the engine loads it;
-//   - every message reported delivered (D) or wrapped (W) is in the history;
+//   - no message is reported delivered (D) twice, across all restarts (each
+//     worker re-sends the newest messages of the ones before it);
+//   - the history holds only delivered or wrapped messages, at most
+//     max_message_history of them (small: it evicts), and always the newest
+//     journaled ones;
 //   - every wrapped message not acknowledged is in the outgoing buffer;
 //   - every buffered message (B) not delivered since is still buffered, its
 //     missing dependencies a subset of those reported;
@@ -16,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -35,9 +40,23 @@
 
 namespace {
 
+int failures = 0;
+bool history_evicted = false;        // some channel had more messages than its history holds
+bool dedup_evicted = false;          // ... and more than its duplicate window holds
+size_t duplicates_of_delivered = 0;  // R lines for ids delivered before: redelivery refused
+#define CHECK(cond, ...)                                  \
+  do {                                                    \
+    if (!(cond)) {                                        \
+      ++failures;                                         \
+      std::fprintf(stderr, "CHECK FAILED: " __VA_ARGS__); \
+      std::fprintf(stderr, "\n");                         \
+    }                                                     \
+  } while (0)
+
 struct ChannelModel {
   std::set<std::string> delivered;                        // D
   std::set<std::string> wrapped;                          // W
+  std::vector<std::string> entered_history;               // D and W, in order
   std::set<std::string> unacked;                          // W minus A
   std::map<std::string, std::set<std::string>> buffered;  // B minus D/X
   int64_t lamport = 0;
@@ -78,11 +97,16 @@ void ReadJournal(const std::string& path, Model& model) {
     } else if (kind == "W") {
       c.wrapped.insert(id);
       c.unacked.insert(id);
+      c.entered_history.push_back(id);
     } else if (kind == "A") {
       c.unacked.erase(id);
     } else if (kind == "D") {
-      c.delivered.insert(id);
+      CHECK(c.delivered.insert(id).second, "journal line %zu: %s %s delivered a second time",
+            line_no, ch.c_str(), id.c_str());
       c.buffered.erase(id);
+      c.entered_history.push_back(id);
+    } else if (kind == "R") {
+      if (c.delivered.count(id)) ++duplicates_of_delivered;
     } else if (kind == "X") {
       c.buffered.erase(id);
     } else if (kind == "B") {
@@ -97,16 +121,6 @@ void ReadJournal(const std::string& path, Model& model) {
   }
   model.lines = line_no;
 }
-
-int failures = 0;
-#define CHECK(cond, ...)                                  \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      ++failures;                                         \
-      std::fprintf(stderr, "CHECK FAILED: " __VA_ARGS__); \
-      std::fprintf(stderr, "\n");                         \
-    }                                                     \
-  } while (0)
 
 void Check(const std::string& db, Model& model, int kill) {
   auto store = sds::SqliteStore::Open(db);
@@ -149,14 +163,45 @@ void Check(const std::string& db, Model& model, int kill) {
           ch.c_str(), static_cast<long long>(data->meta.lamport),
           static_cast<long long>(c.lamport));
     c.lamport = std::max(c.lamport, data->meta.lamport);
-    for (const auto& id : c.delivered) {
-      CHECK(history.count(id), "kill %d: %s delivered %s not in history", kill, ch.c_str(),
-            id.c_str());
+    // History: only delivered or wrapped messages, at most the configured
+    // number, and the newest of those the journal reported. What the
+    // operation in flight added without journaling it counts as delivered
+    // (or wrapped) from now on: delivering it again is a second delivery.
+    const size_t capacity = sds::crash::AliceConfig().max_message_history;
+    CHECK(history.size() <= capacity, "kill %d: %s history holds %zu > %zu", kill, ch.c_str(),
+          history.size(), capacity);
+    const size_t journaled = c.entered_history.size();
+    size_t unjournaled = 0;
+    for (const auto& id : history) {
+      if (c.delivered.count(id) || c.wrapped.count(id)) continue;
+      if (!model.in_flight) {
+        CHECK(false, "kill %d: %s history holds %s, never delivered or wrapped", kill, ch.c_str(),
+              id.c_str());
+        continue;
+      }
+      ++unjournaled;
+      if (model.in_flight_kind == "wrap") {
+        c.wrapped.insert(id);
+      } else {
+        c.delivered.insert(id);
+        c.buffered.erase(id);
+      }
+      c.entered_history.push_back(id);
     }
-    for (const auto& id : c.wrapped) {
-      CHECK(history.count(id), "kill %d: %s wrapped %s not in history", kill, ch.c_str(),
-            id.c_str());
+    // The newest journaled entries are all there, except as many as the
+    // in-flight operation may have evicted by adding its own.
+    size_t must_hold = std::min(journaled, capacity);
+    must_hold = must_hold > unjournaled ? must_hold - unjournaled : 0;
+    for (size_t i = journaled - must_hold; i < journaled; ++i) {
+      const std::string& id = c.entered_history[i];
+      CHECK(history.count(id), "kill %d: %s history lost %s, one of its %zu newest", kill,
+            ch.c_str(), id.c_str(), must_hold);
     }
+    const size_t dedup_window = sds::crash::AliceConfig().dedup_window;
+    CHECK(data->meta.delivered.size() <= dedup_window, "kill %d: %s duplicate window holds %zu",
+          kill, ch.c_str(), data->meta.delivered.size());
+    if (c.entered_history.size() > capacity) history_evicted = true;
+    if (c.delivered.size() > capacity + dedup_window) dedup_evicted = true;
     for (auto it = c.unacked.begin(); it != c.unacked.end();) {
       if (outgoing.count(*it)) {
         ++it;
@@ -200,16 +245,22 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   const std::string db = dir + "/alice.db";
   const std::string journal = dir + "/journal.txt";
+  const std::string wires = dir + "/bob_wires.bin";
   std::mt19937_64 rng(seed);
   Model model;
   auto started = std::chrono::steady_clock::now();
   size_t facts = 0;
-  for (int kill = 0; kill < kills && failures == 0; ++kill) {
+  // KILLS kills at least; on a slow machine the workers get less done per
+  // life, so go on (up to 4 x KILLS) until both windows have evicted and a
+  // delivered message came back, which the checks below require.
+  auto exercised = [] { return history_evicted && dedup_evicted && duplicates_of_delivered > 0; };
+  int kill = 0;
+  for (; (kill < kills || (!exercised() && kill < 4 * kills)) && failures == 0; ++kill) {
     std::string worker_seed = std::to_string(rng() % 1'000'000'000);
     pid_t pid = fork();
     if (pid == 0) {
-      execl(SDS_CRASH_WORKER, SDS_CRASH_WORKER, db.c_str(), journal.c_str(), worker_seed.c_str(),
-            static_cast<char*>(nullptr));
+      execl(SDS_CRASH_WORKER, SDS_CRASH_WORKER, db.c_str(), journal.c_str(), wires.c_str(),
+            worker_seed.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     int delay_ms = static_cast<int>(rng() % 120) + 5;
@@ -233,10 +284,19 @@ int main(int argc, char** argv) {
     delivered += c.delivered.size();
     wrapped += c.wrapped.size();
   }
+  // The run must have exercised eviction, or the history checks above said
+  // little (a full run evicts both windows; a short one at least the history).
+  CHECK(history_evicted || kills < 20, "no channel ever evicted from its history");
+  CHECK(dedup_evicted || kills < 150, "no channel ever evicted from its duplicate window");
+  CHECK(duplicates_of_delivered > 0 || kills < 20,
+        "no delivered message was ever sent to alice again: the no-second-delivery check "
+        "proved nothing");
   std::printf(
-      "crash test: %d kills, %zu journal lines, %zu wrapped, %zu delivered, %.1f s, seed %llu: "
-      "%s\n",
-      kills, facts, wrapped, delivered, seconds, static_cast<unsigned long long>(seed),
+      "crash test: %d kills, %zu journal lines, %zu wrapped, %zu delivered (none twice; %zu "
+      "repeats refused), "
+      "history evicted: %s, duplicate window evicted: %s, %.1f s, seed %llu: %s\n",
+      kill, facts, wrapped, delivered, duplicates_of_delivered, history_evicted ? "yes" : "no",
+      dedup_evicted ? "yes" : "no", seconds, static_cast<unsigned long long>(seed),
       failures == 0 ? "ok" : "FAILED");
   if (failures == 0) std::filesystem::remove_all(dir);
   return failures == 0 ? 0 : 1;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -63,7 +64,7 @@ Result<std::unique_ptr<NodePeer>> NodePeer::Start(const std::string& node_execut
     return Status(ErrorCode::kInvalidArgument,
                   "@waku/sds is not installed in " + interop_dir +
                       ": run the CTest fixture (ctest -R sds_interop_npm_ci) or `npm ci` there; "
-                      "it needs Node.js >= 20 and npm");
+                      "it needs Node.js >= 18 and npm");
   }
 
   // stdin is a socket rather than a pipe so that writing to a peer that died
@@ -99,7 +100,7 @@ Result<std::unique_ptr<NodePeer>> NodePeer::Start(const std::string& node_execut
   if (spawn_error != 0) {
     return Status(ErrorCode::kInvalidArgument,
                   "cannot start '" + node_executable + "': " + std::strerror(spawn_error) +
-                      " (the interop tests need Node.js >= 20 on PATH)");
+                      " (the interop tests need Node.js >= 18 on PATH)");
   }
   close(fds.Release(1));
   close(fds.Release(3));
@@ -109,6 +110,26 @@ Result<std::unique_ptr<NodePeer>> NodePeer::Start(const std::string& node_execut
       std::unique_ptr<NodePeer>(new NodePeer(pid, fds.Release(0), fds.Release(2), fds.Release(4)));
   for (int fd : {peer->stdin_fd_, peer->stdout_fd_, peer->stderr_fd_}) {
     SDS_RETURN_IF_ERROR(SetNonBlocking(fd));
+  }
+
+  // Fail here, saying why, rather than later with empty event lists: 'hello'
+  // reports node's version and whether @waku/sds's events reach listeners.
+  Result<nlohmann::json> hello = peer->Call({{"cmd", "hello"}}, std::chrono::seconds{60});
+  if (!hello.ok()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + node_executable + " " + script_path +
+                      "' started but never answered 'hello': " + hello.status().message());
+  }
+  if (!hello->value("ok", false)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "peer.mjs cannot drive @waku/sds: " + hello->value("error", hello->dump()));
+  }
+  const std::string version = hello->value("node", "");
+  int major = 0;
+  if (version.size() > 1 && version[0] == 'v') major = std::atoi(version.c_str() + 1);
+  if (major < 18) {
+    return Status(ErrorCode::kInvalidArgument, "'" + node_executable + "' is Node.js '" + version +
+                                                   "'; the interop tests need Node.js >= 18");
   }
   return peer;
 }

@@ -29,11 +29,17 @@
 //   state          -> history, outgoing, incoming (ids), lamport (decimal string),
 //                     repairRequests [{messageId, tReq, requested}],
 //                     repairResponses [{messageId, tResp}]
+//   hello          -> node (process.version), customEvent ("native" | "polyfill"),
+//                     eventsReachListeners (true: a delivery between two scratch
+//                     channels raised sds:in:message-delivered)
 //   quit           answers, then exits
 // An optional "id" in a command is echoed in its answer.
 
 import { createInterface } from "node:readline";
 
+// First: @waku/sds needs the global CustomEvent, which Node 18 lacks (see
+// custom_event.mjs). Modules are evaluated in import order.
+import { customEvent } from "./custom_event.mjs";
 import { Message, MessageChannel } from "@waku/sds";
 
 // The protocol owns stdout: anything else the library might print goes to stderr.
@@ -278,6 +284,45 @@ function summarizeEvents(events) {
 
 const participants = new Map();
 
+// Says which node runs the peer and proves that the library's events reach
+// listeners here: one scratch channel sends, another receives, and the
+// delivery must raise sds:in:message-delivered. Runs on the virtual clock and
+// restores it and the PRNG, so it leaves no trace in later commands.
+async function hello() {
+  const savedNow = virtualNowMs;
+  const savedRandom = Math.random;
+  let delivered = false;
+  let failure = null;
+  try {
+    const sender = new MessageChannel("sds-hello", "hello-sender", {});
+    const receiver = new MessageChannel("sds-hello", "hello-receiver", {});
+    receiver.addEventListener("sds:in:message-delivered", () => {
+      delivered = true;
+    });
+    let wire = null;
+    sender.pushOutgoingMessage(new TextEncoder().encode("hello"), async (message) => {
+      wire = message.encode();
+      return { success: true };
+    });
+    await sender.processTasks();
+    if (!wire) throw new Error("the scratch sender never reached its transport callback");
+    receiver.pushIncomingMessage(Message.decode(wire));
+    await receiver.processTasks();
+  } catch (error) {
+    failure = error.message;
+  } finally {
+    virtualNowMs = savedNow;
+    Math.random = savedRandom;
+  }
+  if (!delivered) {
+    throw new Error(
+      `@waku/sds raised no sds:in:message-delivered event under node ${process.version} ` +
+        `(CustomEvent: ${customEvent}${failure ? `; ${failure}` : ""}): ` +
+        "its events do not reach listeners on this Node.js");
+  }
+  return { node: process.version, customEvent, eventsReachListeners: true };
+}
+
 function participantFor(command) {
   const name = command.peer ?? "default";
   const participant = participants.get(name);
@@ -317,6 +362,8 @@ async function execute(command) {
       return participantFor(command).sweepRepairIncoming();
     case "state":
       return participantFor(command).state();
+    case "hello":
+      return hello();
     case "quit":
       return {};
     default:

@@ -52,6 +52,14 @@ const nlohmann::json& WakuVectors() {
   return doc;
 }
 
+const nlohmann::json& WakuRepairTimingVectors() {
+  static const nlohmann::json doc = [] {
+    std::ifstream in(VectorPath("waku-sds/repair_timing.json"));
+    return nlohmann::json::parse(in);
+  }();
+  return doc;
+}
+
 Bytes FromHex(std::string_view hex) {
   Bytes out;
   if (hex.size() % 2 != 0) {

@@ -19,6 +19,10 @@ std::vector<nlohmann::json> NimVectors(std::string_view kind);
 // tests/vectors/waku-sds/vectors.json, parsed.
 const nlohmann::json& WakuVectors();
 
+// tests/vectors/waku-sds/repair_timing.json (SDS-R T_req, T_resp and response
+// groups computed by @waku/sds 0.0.8), parsed.
+const nlohmann::json& WakuRepairTimingVectors();
+
 // Lowercase or uppercase hex to bytes; ADD_FAILURE on malformed input.
 Bytes FromHex(std::string_view hex);
 std::string ToHex(ByteSpan bytes);
