@@ -26,9 +26,8 @@ inline Config AliceConfig() {
   config.participant_id = "alice";
   config.channel_admission = ChannelAdmission::kAny;  // bob hears of channels from alice
   // Small windows, so that history and duplicate window both evict during
-  // the test. The duplicate window stays far above what can happen between
-  // a delivery and the re-sending of one of the newest messages, so a second
-  // delivery is always a bug.
+  // the test; the driver tells a repeat within the window (a bug) from one
+  // that came after alice forgot the message.
   config.max_message_history = 10;
   config.dedup_window = 25;
   config.resend_interval = std::chrono::hours(24);  // nothing gives up during the test
