@@ -33,6 +33,11 @@ int main(int argc, char** argv) {
     auto receiver = sds::ReliabilityManager::Create(config, *store);
     if (!receiver.ok()) return Fail("Create with store: " + receiver.status().ToString());
 
+    // The receiver subscribes to the channel: by default a manager does not
+    // let peers create channels.
+    if (auto subscribed = (*receiver)->EnsureChannel("channel"); !subscribed.ok()) {
+      return Fail("EnsureChannel: " + subscribed.ToString());
+    }
     const std::string id = dialect == sds::Dialect::kNim ? "nim-1" : "spec-1";
     auto wire = (*sender)->Wrap("channel", content, id, now);
     if (!wire.ok()) return Fail("Wrap: " + wire.status().ToString());
