@@ -44,7 +44,7 @@ static void test_lifecycle(void) {
   CHECK(call_wait(&created) == 1);
   CHECK(created.ret == RET_OK && created.len == 0);
   CHECK_STR(created.msg, "");
-  CHECK(!pthread_equal(created.thread, pthread_self()));  /* on the worker */
+  CHECK(!pthread_equal(created.thread, pthread_self())); /* on the worker */
 
   /* A missing callback: nothing happens. */
   CHECK(SdsCleanupReliabilityManager(ctx, NULL, NULL) == RET_MISSING_CALLBACK);
@@ -179,16 +179,18 @@ static void test_wrap_unwrap_and_acknowledgement(void) {
   CHECK(unwrap(&b, m1, &u1));
   CHECK(u1.ret == RET_OK);
   CHECK_STR(u1.msg, "{\"message\":[104,101,108,108,111],\"channelId\":\"ch\",\"missingDeps\":[]}");
-  ready = log_wait(&b.log, 0, "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                   0, TIMEOUT_MS);
+  ready = log_wait(&b.log, 0,
+                   "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+                   TIMEOUT_MS);
   CHECK(ready >= 0 && (size_t)ready < u1.events_before); /* the event came first */
 
   /* b1 lists m1 in its causal history: A learns m1 arrived. */
   b1 = wrap(&b, "reply", "b1", "ch");
   CHECK(unwrap(&a, b1, &u2));
   CHECK_STR(u2.msg, "{\"message\":[114,101,112,108,121],\"channelId\":\"ch\",\"missingDeps\":[]}");
-  sent = log_wait(&a.log, 0, "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}",
-                  0, TIMEOUT_MS);
+  sent = log_wait(&a.log, 0,
+                  "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}", 0,
+                  TIMEOUT_MS);
   CHECK(sent >= 0 && (size_t)sent < u2.events_before);
   CHECK(log_wait(&a.log, 0,
                  "{\"messageId\":\"b1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
@@ -199,12 +201,12 @@ static void test_wrap_unwrap_and_acknowledgement(void) {
   call_init(&u1, &b.log);
   CHECK(unwrap(&b, m1, &u1));
   CHECK_STR(u1.msg, "{\"message\":[104,101,108,108,111],\"channelId\":\"ch\",\"missingDeps\":[]}");
-  CHECK(log_occurrences(&b.log, 0,
-                        "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}") ==
-        1);
-  CHECK(log_occurrences(&a.log, 0,
-                        "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}") ==
-        1);
+  CHECK(log_occurrences(
+            &b.log, 0,
+            "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}") == 1);
+  CHECK(log_occurrences(
+            &a.log, 0,
+            "{\"messageId\":\"m1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}") == 1);
 
   free(m1.data);
   free(b1.data);
@@ -262,8 +264,9 @@ static void test_dependencies_hints_and_mark_met(void) {
   ids[0] = "a1";
   CHECK(SdsMarkDependenciesMet(b.ctx, ids, 1, "ch", on_result, &mark) == RET_OK);
   CHECK(call_wait(&mark) == 1 && mark.ret == RET_OK && mark.len == 0);
-  ready = log_wait(&b.log, 0, "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                   0, TIMEOUT_MS);
+  ready = log_wait(&b.log, 0,
+                   "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+                   TIMEOUT_MS);
   CHECK(ready >= 0 && (size_t)ready < mark.events_before);
 
   /* C receives both out of order: both are delivered, a1 first. */
@@ -273,12 +276,12 @@ static void test_dependencies_hints_and_mark_met(void) {
   CHECK(unwrap(&c, a1, &u3));
   CHECK_STR(u3.msg, "{\"message\":[111,110,101],\"channelId\":\"ch\",\"missingDeps\":[]}");
   {
-    long r1 = log_wait(&c.log, 0,
-                       "{\"messageId\":\"a1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                       0, TIMEOUT_MS);
-    long r2 = log_wait(&c.log, 0,
-                       "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}",
-                       0, TIMEOUT_MS);
+    long r1 = log_wait(
+        &c.log, 0, "{\"messageId\":\"a1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+        TIMEOUT_MS);
+    long r2 = log_wait(
+        &c.log, 0, "{\"messageId\":\"a2\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}", 0,
+        TIMEOUT_MS);
     CHECK(r1 >= 0 && r2 > r1 && (size_t)r2 < u3.events_before);
   }
 
@@ -439,10 +442,11 @@ static void test_repair(void) {
   r1 = wrap(&alice, "lost", "r1", "ch"); /* never reaches bob */
   r2 = wrap(&alice, "found", "r2", "ch");
   CHECK(unwrap(&bob, r2, &u));
-  CHECK(log_wait(&bob.log, 0,
-                 "{\"eventType\":\"missing_dependencies\",\"messageId\":\"r2\",\"channelId\":\"ch\","
-                 "\"missingDeps\":[{\"messageId\":\"r1\",\"retrievalHint\":\"\"}]}",
-                 0, TIMEOUT_MS) >= 0);
+  CHECK(
+      log_wait(&bob.log, 0,
+               "{\"eventType\":\"missing_dependencies\",\"messageId\":\"r2\",\"channelId\":\"ch\","
+               "\"missingDeps\":[{\"messageId\":\"r1\",\"retrievalHint\":\"\"}]}",
+               0, TIMEOUT_MS) >= 0);
   sleep_ms(20); /* bob's request is due */
   b1 = wrap(&bob, "where is r1?", "b1", "ch");
   call_free(&u);
@@ -524,6 +528,53 @@ static void test_sync_messages_and_extended_events(void) {
   call_free(&u);
   peer_close(&a);
   peer_close(&b);
+}
+
+/* A relay hands us our own broadcasts. Without a participant id our own
+ * message and sync message coming back acknowledge nothing: the message is
+ * still resent and then given up on (extended events make both visible). */
+static void test_own_echoes_without_participant(void) {
+  const char* configs[2] = {
+      "{\"resendIntervalMs\":40,\"maxResendAttempts\":1,\"extendedEvents\":true}",
+      "{\"resendIntervalMs\":40,\"maxResendAttempts\":1,\"extendedEvents\":true,"
+      "\"dialect\":\"spec\",\"bloomAckThreshold\":1}"};
+  const char* sent = "{\"messageId\":\"e1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}";
+  const char* ready = "{\"messageId\":\"e1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}";
+  int i;
+  for (i = 0; i < 2; ++i) {
+    Peer p;
+    Bytes w, s;
+    Call u, c, v;
+    CHECK(peer_open(&p, NULL, configs[i]));
+    w = wrap(&p, "hello", "e1", "ch");
+    CHECK(w.len > 0);
+    call_init(&u, &p.log);
+    CHECK(unwrap(&p, w, &u)); /* the echo of e1 */
+    CHECK(u.ret == RET_OK);
+    call_init(&c, NULL);
+    CHECK(SdsMakeSyncMessage(p.ctx, "sync-e", "ch", on_result, &c) == RET_OK);
+    CHECK(call_wait(&c) == 1 && c.ret == RET_OK);
+    s = parse_csv(c.msg);
+    CHECK(s.len > 0);
+    call_init(&v, &p.log);
+    CHECK(unwrap(&p, s, &v)); /* the echo of our sync message, which lists e1 */
+    CHECK(v.ret == RET_OK);
+    CHECK(log_occurrences(&p.log, 0, sent) == 0);
+    CHECK(log_occurrences(&p.log, 0, ready) == 0);
+
+    CHECK(start_periodic(&p));
+    CHECK(log_wait(&p.log, 0, "{\"eventType\":\"rebroadcast_due\",\"messageId\":\"e1\"", 1,
+                   TIMEOUT_MS) >= 0);
+    CHECK(log_wait(&p.log, 0, "{\"eventType\":\"send_failed\",\"messageId\":\"e1\"", 1,
+                   TIMEOUT_MS) >= 0);
+    CHECK(log_occurrences(&p.log, 0, sent) == 0);
+    free(w.data);
+    free(s.data);
+    call_free(&u);
+    call_free(&c);
+    call_free(&v);
+    peer_close(&p);
+  }
 }
 
 static void expect_create_error(const char* config, const char* text) {
@@ -662,7 +713,8 @@ static void test_reentrant_calls(void) {
   CHECK(unwrap(&b, m, &u));
   CHECK(r.done == 1);
   CHECK(r.cleanup_rc == RET_ERR && r.cleanup_call.calls == 1);
-  CHECK_STR(r.cleanup_call.msg, "libsds error: a manager cannot be cleaned up from its own callback");
+  CHECK_STR(r.cleanup_call.msg,
+            "libsds error: a manager cannot be cleaned up from its own callback");
   CHECK(call_wait(&r.wrap_call) == 1 && r.wrap_call.ret == RET_OK);
   free(m.data);
   call_free(&u);
@@ -748,6 +800,7 @@ int main(void) {
   test_resend_give_up();
   test_repair();
   test_sync_messages_and_extended_events();
+  test_own_echoes_without_participant();
   test_config();
   test_result_lifetime();
   test_cleanup_with_requests_in_flight();
