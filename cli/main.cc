@@ -214,12 +214,13 @@ int RunSim(const SimArgs& args) {
 int RunInspect(const std::string& path, bool json, bool hex) {
   auto bytes = ReadWire(path, hex);
   if (!bytes.ok()) return Fail(bytes.status().message());
-  auto decoded = sds::DecodeAny(sds::SharedBytes(std::move(*bytes)));
-  if (!decoded.ok()) return Fail("cannot decode: " + decoded.status().ToString());
+  auto inspected = sds::cli::DecodeForInspection(sds::SharedBytes(std::move(*bytes)));
+  if (!inspected.ok()) return Fail("cannot decode: " + inspected.status().ToString());
+  if (!inspected->note.empty()) std::fprintf(stderr, "note: %s\n", inspected->note.c_str());
   if (json) {
-    std::cout << sds::cli::MessageToJson(*decoded).dump(2) << "\n";
+    std::cout << sds::cli::MessageToJson(inspected->message).dump(2) << "\n";
   } else {
-    std::cout << sds::cli::DescribeMessage(*decoded);
+    std::cout << sds::cli::DescribeMessage(inspected->message);
   }
   return 0;
 }

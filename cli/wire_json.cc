@@ -210,6 +210,19 @@ BloomSummary SummarizeBloom(ByteSpan bloom, Dialect dialect) {
   return s;
 }
 
+Result<InspectedMessage> DecodeForInspection(SharedBytes wire) {
+  auto decoded = DecodeAny(wire);
+  if (decoded.ok()) return InspectedMessage{std::move(*decoded), {}};
+  DecodeLimits nim03;
+  nim03.nim_presence = NimPresence::kNimSds03;
+  auto permissive = DecodeAny(std::move(wire), nim03);
+  if (!permissive.ok()) return decoded.status();
+  return InspectedMessage{std::move(*permissive),
+                          "read under nim-sds 0.3's rules only; by default this library (and "
+                          "nim-sds 0.4) refuses it: " +
+                              decoded.status().ToString()};
+}
+
 nlohmann::ordered_json MessageToJson(const DecodedMessage& decoded) {
   const Message& m = decoded.message;
   Json json;

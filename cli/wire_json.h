@@ -41,6 +41,15 @@ struct BloomSummary {
 };
 BloomSummary SummarizeBloom(ByteSpan bloom, Dialect dialect);
 
+// Decodes what a peer may send, for inspection: under the library's default
+// rules (what nim-sds 0.3 and 0.4 both write), else under nim-sds 0.3's own,
+// which also admit empty ids. `note` says which rules were needed and why.
+struct InspectedMessage {
+  DecodedMessage message;
+  std::string note;  // empty when the default rules read it
+};
+Result<InspectedMessage> DecodeForInspection(SharedBytes wire);
+
 nlohmann::ordered_json MessageToJson(const DecodedMessage& decoded);
 // Builds the message and encodes it in its "dialect" (or `dialect` if given).
 Result<Bytes> EncodeJson(const nlohmann::json& json, std::optional<Dialect> dialect = {});

@@ -9,7 +9,8 @@
 // round-trip. The rules per dialect:
 //   nim:  fields in number order; 1, 2, 4, 5 and 6 always written (even when
 //         empty); 7 only when non-empty; HistoryEntry 1 always, 2 and 3 only
-//         when non-empty. Decode requires 1, 2, 4 and 5; 6 is optional; the
+//         when non-empty. That is what nim-sds 0.3 requires and 0.4 reads.
+//         Decode follows DecodeLimits::nim_presence (see NimPresence); the
 //         last occurrence of a singular field wins; a field with an unexpected
 //         wire type is ignored (as nim-sds's minprotobuf does).
 //   spec: fields in number order; strings 1-3 only when non-empty (proto3);
@@ -31,16 +32,33 @@
 
 namespace sds {
 
+// Which nim-sds release's presence rules the nim-dialect decoder applies.
+// nim-sds 0.3 (minprotobuf) writes fields 1, 2, 4, 5 and 6 always and
+// requires 1, 2, 4 and 5. nim-sds 0.4 (release/v0.4, proto3 serialization)
+// writes no empty field, so its messages may lack content, bloom filter or
+// Lamport (an absent Lamport reads as 0), and it rejects empty message,
+// channel and history-entry ids. Everything this library sends satisfies both.
+enum class NimPresence : uint8_t {
+  // Reads what 0.3 and 0.4 write: 1 and 4 required and non-empty, history
+  // entry ids non-empty; 2, 5 and 6 optional. The default.
+  kNimSds03And04,
+  // Exactly nim-sds 0.3's decoder: 1, 2, 4 and 5 required (empty allowed);
+  // a message without content is an error, as 0.3's vectors say.
+  kNimSds03,
+};
+
 // Upper bounds applied while decoding untrusted bytes. Every limit is checked
-// before the corresponding memory is allocated.
+// before the corresponding memory is allocated. (nim_presence is not a bound
+// but travels with them to every decoder.)
 struct DecodeLimits {
   size_t max_message_bytes = 1024 * 1024 + 64 * 1024;  // whole wire message
   size_t max_content_bytes = 1024 * 1024;              // nim-sds MaxMessageSize
-  size_t max_causal_history = 256;   // entries per message (@waku/sds sends 200)
-  size_t max_repair_request = 64;    // entries per message (peers send at most 3)
-  size_t max_id_bytes = 256;         // message, channel and sender ids
-  size_t max_hint_bytes = 4096;      // retrieval hint per entry
+  size_t max_causal_history = 256;                     // entries per message (@waku/sds sends 200)
+  size_t max_repair_request = 64;                      // entries per message (peers send at most 3)
+  size_t max_id_bytes = 256;                           // message, channel and sender ids
+  size_t max_hint_bytes = 4096;                        // retrieval hint per entry
   size_t max_bloom_bytes = 256 * 1024;  // serialized bloom filter (default is 18,768)
+  NimPresence nim_presence = NimPresence::kNimSds03And04;
 };
 
 // Which dialect produced `wire`, judged from its top-level field layout

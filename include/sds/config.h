@@ -31,9 +31,25 @@ enum class RepairRequestTimer : uint8_t {
   kTruncatedExponential,
 };
 
+// The order of the local log (the history), which decides the ids the causal
+// history carries (its tail) and the id evicted first (its head).
+enum class HistoryOrder : uint8_t {
+  // The order messages were delivered (or sent) here, as nim-sds keeps it. A
+  // message that arrives late, through a resend or repair, joins the tail and
+  // is named in our next causal histories, so peers that missed it too learn
+  // that it exists. The default in both dialects (see the README's
+  // "Deliberate differences").
+  kDelivery,
+  // Lamport timestamp, then ascending message id, as the specification's
+  // "insert the ID into the local log by Lamport order" and @waku/sds. A late
+  // message with an old timestamp lands inside the log, out of the causal
+  // history window: peers that missed it may never hear of it.
+  kLamport,
+};
+
 // Which channels a received message may create (Unwrap of an unknown id).
 enum class ChannelAdmission : uint8_t {
-  // Only channels the application created (EnsureChannel, Wrap,
+  // Only channels the application created (EnsureChannel, Wrap, WrapEphemeral,
   // MakeSyncMessage) or that the store holds: a message for any other channel
   // is rejected with kUnknownChannel and changes nothing. A peer cannot make
   // us create, persist or track channels nobody subscribed to.
@@ -42,7 +58,7 @@ enum class ChannelAdmission : uint8_t {
   // channels are bounded by Limits::max_remote_channels; when the bound is
   // reached, the one idle longest (nothing received for at least
   // remote_channel_idle_timeout) is reclaimed to make room, with a kInfo log.
-  // Using a channel locally (EnsureChannel, Wrap, MakeSyncMessage) makes it
+  // Using a channel locally (EnsureChannel, Wrap, WrapEphemeral, MakeSyncMessage) makes it
   // the application's: it is never reclaimed.
   kAny,
 };
@@ -107,6 +123,7 @@ struct Config {
   // ---- History -------------------------------------------------------------
   size_t max_message_history = 1000;  // delivered messages kept (for causal history and repair)
   size_t max_causal_history = 10;     // ids attached to each outgoing message
+  HistoryOrder history_order = HistoryOrder::kDelivery;
   // Ids of delivered messages remembered for duplicate detection and
   // dependency checks after they left the history (0: the history only).
   size_t dedup_window = 10000;

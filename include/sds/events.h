@@ -91,9 +91,11 @@ struct RepairReady {
   SharedBytes wire;
 };
 
-// A message that waited for dependencies was dropped undelivered (the
-// incoming buffer overflowed, or the channel was removed). Peers may believe
-// we have it: it was in our bloom filter.
+// A message that waited for dependencies was dropped undelivered: the
+// incoming buffer overflowed, the channel was removed, or the application
+// already holds it (MarkDependenciesMet named the message itself, or it was
+// found delivered when its channel was loaded), so its buffered copy is never
+// delivered. Peers may believe we have it: it was in our bloom filter.
 struct MessageDropped {
   ChannelId channel_id;
   MessageId message_id;

@@ -194,7 +194,8 @@ class ReliabilityManager {
 
   // ---- Introspection (copies; for tools, tests and status displays) --------
   std::optional<LamportTime> Lamport(const ChannelId& channel_id) const;
-  std::vector<MessageId> History(const ChannelId& channel_id) const;  // oldest first
+  // Oldest first: delivery order (nim dialect), or Lamport then id (spec).
+  std::vector<MessageId> History(const ChannelId& channel_id) const;
   std::vector<MessageId> OutgoingBuffer(const ChannelId& channel_id) const;
   std::vector<MessageId> IncomingBuffer(const ChannelId& channel_id) const;
   bool BloomContains(const ChannelId& channel_id, const MessageId& message_id) const;

@@ -22,19 +22,19 @@
 namespace sds {
 
 // X-macro table: one line per code, so names and numbers cannot drift apart.
-#define SDS_ERROR_CODES(X)                                                                      \
-  X(kOk, 0, "ok")                                                                               \
-  X(kInvalidArgument, 1, "invalid argument")                                                    \
-  X(kMessageTooLarge, 2, "message too large")                                                   \
-  X(kUnknownChannel, 3, "unknown channel")                                                      \
-  X(kDecodeMalformed, 10, "malformed protobuf")                                                 \
-  X(kDecodeMissingField, 11, "required field missing")                                          \
-  X(kDecodeUnknownDialect, 12, "message matches no known wire dialect")                         \
-  X(kDecodeLimitExceeded, 13, "message exceeds a configured limit")                             \
-  X(kDecodeLamportOutOfRange, 14, "lamport timestamp out of range")                             \
-  X(kDecodeBadBloomFilter, 15, "bloom filter rejected")                                         \
-  X(kDecodeDialectMismatch, 16, "message is in a dialect this channel does not accept")         \
-  X(kPersistence, 20, "persistence failure")                                                    \
+#define SDS_ERROR_CODES(X)                                                              \
+  X(kOk, 0, "ok")                                                                       \
+  X(kInvalidArgument, 1, "invalid argument")                                            \
+  X(kMessageTooLarge, 2, "message too large")                                           \
+  X(kUnknownChannel, 3, "unknown channel")                                              \
+  X(kDecodeMalformed, 10, "malformed protobuf")                                         \
+  X(kDecodeMissingField, 11, "required field missing")                                  \
+  X(kDecodeUnknownDialect, 12, "message matches no known wire dialect")                 \
+  X(kDecodeLimitExceeded, 13, "message exceeds a configured limit")                     \
+  X(kDecodeLamportOutOfRange, 14, "lamport timestamp out of range")                     \
+  X(kDecodeBadBloomFilter, 15, "bloom filter rejected")                                 \
+  X(kDecodeDialectMismatch, 16, "message is in a dialect this channel does not accept") \
+  X(kPersistence, 20, "persistence failure")                                            \
   X(kInternal, 30, "internal error")
 
 enum class ErrorCode : int {
@@ -74,7 +74,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(state_).ok() && "an ok Status carries no value");
   }
@@ -103,9 +103,9 @@ class [[nodiscard]] Result {
 }  // namespace sds
 
 // Propagates a failed Status from an expression returning Status.
-#define SDS_RETURN_IF_ERROR(expr)          \
-  do {                                     \
-    ::sds::Status sds_status_ = (expr);    \
+#define SDS_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::sds::Status sds_status_ = (expr);        \
     if (!sds_status_.ok()) return sds_status_; \
   } while (0)
 

@@ -154,6 +154,7 @@ struct ChannelState {
                BloomRollOver roll_over, size_t delivered_window)
       : channel_id(std::move(id)),
         delivered(delivered_window),
+        marked(delivered_window),
         bloom(bloom_capacity, bloom_error_rate, dialect, roll_over) {}
 
   ChannelId channel_id;
@@ -162,13 +163,24 @@ struct ChannelState {
   // Delivered messages, oldest first; FIFO-evicted beyond max_message_history.
   using HistoryMap = std::unordered_map<MessageId, HistoryRecord>;
   HistoryMap history;
-  // The same entries in delivery order. Elements of an unordered_map keep
+  // The same entries in the log's order (history_order.cc: delivery order in
+  // the nim dialect, Lamport then id in the spec dialect), oldest first; the
+  // causal history is its tail. Elements of an unordered_map keep
   // their address across rehashing, so the order can point at them and
   // building a causal history needs no lookups.
   std::deque<HistoryMap::value_type*> history_order;
-  // Ids delivered (or marked met) recently: duplicate and dependency checks
-  // outlive the history itself.
+  // Ids delivered recently: duplicate and dependency checks outlive the
+  // history itself.
   BoundedIdSet delivered;
+  // Ids the application marked as met (MarkDependenciesMet). A window of
+  // their own: a burst of marks must not push delivered ids out of
+  // `delivered`, or a resend of one of them would be delivered again.
+  BoundedIdSet marked;
+  // Whether `id` is proven delivered: in the history, the delivered window or
+  // the marks. Every duplicate and dependency check asks this.
+  bool Known(const MessageId& id) const {
+    return history.count(id) != 0 || delivered.Contains(id) || marked.Contains(id);
+  }
   RollingBloomFilter bloom;
 
   std::list<OutgoingEntry> outgoing;  // ordered by last_broadcast

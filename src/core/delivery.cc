@@ -71,6 +71,43 @@ void ReliabilityManager::Impl::DropIncoming(ChannelState& channel,
   events_.push_back(MessageDropped{channel.channel_id, id, std::move(reason)});
 }
 
+void ReliabilityManager::Impl::ReleaseLoadedIncoming(ChannelState& channel) {
+  // Stored state can say a message still waits for what the stored history
+  // already holds (nim-sds state, marks saved in the duplicate window, a save
+  // that failed half-way); nothing would ever release it.
+  std::vector<MessageId> met;
+  for (const auto& [dep, waiters] : channel.waiting_on) {
+    if (channel.Known(dep)) met.push_back(dep);
+  }
+  for (const MessageId& dep : met) {
+    auto waiting = channel.waiting_on.find(dep);
+    for (const MessageId& waiter : waiting->second) {
+      auto entry = channel.incoming_index.find(waiter);
+      if (entry == channel.incoming_index.end()) continue;
+      entry->second->missing.erase(dep);
+      TouchIncoming(channel, waiter);
+    }
+    channel.waiting_on.erase(waiting);
+  }
+  std::vector<MessageId> releasable;
+  for (auto it = channel.incoming.begin(); it != channel.incoming.end();) {
+    auto current = it++;
+    const MessageId& id = current->decoded.message.message_id;
+    if (channel.Known(id)) {  // delivered or marked already: never twice
+      DropIncoming(channel, current, "already delivered or marked met: not delivered again");
+    } else if (current->missing.empty()) {
+      releasable.push_back(id);
+    }
+  }
+  // In arrival order; a cascade may already have taken a later one.
+  for (const MessageId& id : releasable) {
+    auto entry = channel.incoming_index.find(id);
+    if (entry == channel.incoming_index.end()) continue;
+    TouchIncoming(channel, id);
+    DeliverAndCascade(channel, std::move(channel.TakeIncoming(entry->second).decoded));
+  }
+}
+
 void ReliabilityManager::Impl::BufferIncoming(ChannelState& channel, DecodedMessage decoded,
                                               const std::vector<HistoryEntry>& missing,
                                               Timestamp now) {

@@ -97,6 +97,7 @@ Status ReliabilityManager::Impl::LoadChannelState(ChannelState& channel) {
     auto [it, inserted] = channel.history.emplace(message.message_id, std::move(record));
     if (inserted) channel.history_order.push_back(&*it);
   }
+  SortLoadedHistory(channel);
   while (channel.history_order.size() > config_.max_message_history) {
     QueueHistoryEvict(channel, channel.history_order.front()->first);
     channel.history.erase(channel.history_order.front()->first);
@@ -174,6 +175,12 @@ Status ReliabilityManager::Impl::LoadChannelState(ChannelState& channel) {
   channel.persist.saved_lamport = channel.lamport;
   channel.persist.saved_sync_due = channel.sync_due;
   channel.persist.saved_sync_count = channel.sync_count;
+
+  // Anything the loaded state itself resolves is delivered now and saved at
+  // once, so that a restart right after cannot deliver it again.
+  ReleaseLoadedIncoming(channel);
+  (void)PersistChannel(
+      channel);  // a failure here leaves the stored state, which loads the same way again
   return Status::Ok();
 }
 

@@ -240,7 +240,9 @@ SharedBytes ReliabilityManager::Impl::EncodeStateMessage(ChannelState& channel,
   if (config_.repair_enabled()) message.repair_request = TakeDueRepairRequests(channel, now);
   message.content = content;
   channel.sync_due.reset();  // this message tells peers what we have
-  return SharedBytes(wire::EncodeWithBloom(message, config_.dialect, &channel.bloom.filter()));
+  SharedBytes wire(wire::EncodeWithBloom(message, config_.dialect, &channel.bloom.filter()));
+  own_echoes_.Remember(message_id, wire);
+  return wire;
 }
 
 Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, ByteSpan content,
@@ -251,7 +253,7 @@ Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, 
   if (!channel_or.ok()) return channel_or.status();
   ChannelState& channel = **channel_or;
   PersistScope persist(this, &channel);
-  if (channel.delivered.Contains(message_id) || channel.incoming_index.count(message_id) != 0) {
+  if (channel.Known(message_id) || channel.incoming_index.count(message_id) != 0) {
     return Status(ErrorCode::kInvalidArgument,
                   "message id " + message_id + " is already used on channel " + channel_id);
   }
@@ -294,12 +296,18 @@ Result<SharedBytes> ReliabilityManager::Impl::WrapEphemeral(const ChannelId& cha
   SDS_RETURN_IF_ERROR(CheckContent(content));
   SDS_RETURN_IF_ERROR(CheckId(message_id, "message id"));
   SDS_RETURN_IF_ERROR(CheckId(channel_id, "channel id"));
+  // Sending on a channel is using it locally: its echoes and its peers'
+  // replies must find it, whatever the admission policy.
+  auto channel_or = GetOrCreateChannel(channel_id);
+  if (!channel_or.ok()) return channel_or.status();
   Message message;
   message.message_id = message_id;
   message.channel_id = channel_id;
   message.sender_id = config_.participant_id;
   message.content = content;
-  return SharedBytes(Encode(message, config_.dialect));
+  SharedBytes wire(Encode(message, config_.dialect));
+  own_echoes_.Remember(message_id, wire);
+  return wire;
 }
 
 Result<SharedBytes> ReliabilityManager::Impl::MakeSyncMessage(const ChannelId& channel_id,
@@ -327,7 +335,7 @@ SharedBytes ReliabilityManager::Impl::EncodeSyncMessage(ChannelState& channel,
 void ReliabilityManager::Impl::AddToHistory(ChannelState& channel, const MessageId& id,
                                             HistoryRecord record) {
   auto [it, inserted] = channel.history.insert_or_assign(id, std::move(record));
-  if (inserted) channel.history_order.push_back(&*it);
+  if (inserted) InsertInHistoryOrder(channel, &*it);
   QueueHistoryAppend(channel, id);
   while (channel.history_order.size() > config_.max_message_history) {
     QueueHistoryEvict(channel, channel.history_order.front()->first);
@@ -361,6 +369,19 @@ Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded)
   if (message.channel_id.empty()) {
     return Status(ErrorCode::kDecodeMissingField, "channel id is empty");
   }
+  // Whatever decode rules are configured (nim-sds 0.3's accept them), an
+  // empty id never enters our state: it would reach the causal histories and
+  // repair requests we send, and nim-sds 0.4 rejects messages carrying one.
+  if (message.message_id.empty()) {
+    return Status(ErrorCode::kDecodeMissingField, "message id is empty");
+  }
+  for (const auto* list : {&message.causal_history, &message.repair_request}) {
+    for (const HistoryEntry& entry : *list) {
+      if (entry.message_id.empty()) {
+        return Status(ErrorCode::kDecodeMissingField, "a history entry's message id is empty");
+      }
+    }
+  }
   if (message.lamport_timestamp &&
       (*message.lamport_timestamp < 0 || *message.lamport_timestamp > config_.limits.max_lamport)) {
     return Status(ErrorCode::kDecodeLamportOutOfRange,
@@ -383,7 +404,7 @@ Status ReliabilityManager::Impl::ValidateReceived(const DecodedMessage& decoded)
 }
 
 Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp now,
-                                                     const ChannelId* expected_channel) {
+                                                      const ChannelId* expected_channel) {
   if (wire.size() > config_.limits.decode.max_message_bytes) {
     return Status(ErrorCode::kMessageTooLarge,
                   "message of " + std::to_string(wire.size()) +
@@ -416,10 +437,14 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
 
   const MessageKind kind = message.kind();
   // Transports such as Waku relay hand a node its own broadcasts: our own
-  // sync or ephemeral messages must not acknowledge or deliver anything.
-  // (Own content messages are caught below as duplicates.)
-  if (kind != MessageKind::kContent && !config_.participant_id.empty() &&
-      message.sender_id == config_.participant_id) {
+  // messages must not acknowledge, deliver or reveal anything. They are
+  // recognised by their bytes (own_echoes.h), with or without a
+  // participant_id, and by our sender id or an unacknowledged id of ours.
+  const bool own_sender = !config_.participant_id.empty() &&
+                          message.sender_id == config_.participant_id &&
+                          kind != MessageKind::kContent;
+  if (own_sender || own_echoes_.IsOurs(message.message_id, decoded.wire) ||
+      (kind == MessageKind::kContent && channel.outgoing_index.count(message.message_id) != 0)) {
     result.outcome = UnwrapOutcome::kDuplicate;
     return result;
   }
@@ -443,8 +468,7 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
     // A peer's sync lists what it delivered lately: a gap here that no later
     // message will reveal (the tail of a conversation) shows up now.
     for (const HistoryEntry& dep : message.causal_history) {
-      if (!channel.delivered.Contains(dep.message_id) &&
-          channel.incoming_index.count(dep.message_id) == 0) {
+      if (!channel.Known(dep.message_id) && channel.incoming_index.count(dep.message_id) == 0) {
         result.missing_dependencies.push_back(dep);
       }
     }
@@ -456,8 +480,7 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
     return result;
   }
 
-  if (channel.delivered.Contains(message.message_id) ||
-      channel.incoming_index.count(message.message_id) != 0) {
+  if (channel.Known(message.message_id) || channel.incoming_index.count(message.message_id) != 0) {
     result.outcome = UnwrapOutcome::kDuplicate;
     return result;
   }
@@ -471,7 +494,7 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
   ScheduleSync(channel, now);
 
   for (const HistoryEntry& dep : message.causal_history) {
-    if (!channel.delivered.Contains(dep.message_id)) result.missing_dependencies.push_back(dep);
+    if (!channel.Known(dep.message_id)) result.missing_dependencies.push_back(dep);
   }
   if (result.missing_dependencies.empty()) {
     result.outcome = UnwrapOutcome::kDelivered;
@@ -490,18 +513,29 @@ Status ReliabilityManager::Impl::MarkDependenciesMet(const ChannelId& channel_id
   ChannelState* channel = FindChannel(channel_id);
   if (channel == nullptr) return Status(ErrorCode::kUnknownChannel, "no channel " + channel_id);
   PersistScope persist(this, channel);
-  std::deque<DecodedMessage> ready;
   for (const MessageId& id : message_ids) {
     if (!channel->bloom.Contains(id)) channel->bloom.Add(id);
-    TouchDelivered(*channel, id);
-    channel->delivered.Insert(id);
+    if (!channel->Known(id)) {
+      TouchDelivered(*channel, id);
+      channel->marked.Insert(id);
+    }
+    // The application holds this message: a buffered copy of it must never
+    // be delivered (it is dropped, and stops waiting for its dependencies).
+    if (auto buffered = channel->incoming_index.find(id);
+        buffered != channel->incoming_index.end()) {
+      DropIncoming(*channel, buffered->second,
+                   "marked met by the application, which holds it: not delivered again");
+    }
     CancelRepairs(*channel, id);
+    // Deliver what this id unblocks before taking the next one, so that an id
+    // delivered by the cascade is not also recorded as marked.
+    std::deque<DecodedMessage> ready;
     ResolveDependency(*channel, id, ready);
-  }
-  while (!ready.empty()) {
-    DecodedMessage next = std::move(ready.front());
-    ready.pop_front();
-    DeliverAndCascade(*channel, std::move(next));
+    while (!ready.empty()) {
+      DecodedMessage next = std::move(ready.front());
+      ready.pop_front();
+      DeliverAndCascade(*channel, std::move(next));
+    }
   }
   return Status::Ok();
 }

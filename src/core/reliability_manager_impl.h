@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/channel_state.h"
+#include "core/own_echoes.h"
 #include "sds/bloom_filter.h"
 #include "sds/log.h"
 #include "sds/reliability_manager.h"
@@ -122,6 +123,10 @@ class ReliabilityManager::Impl {
   std::vector<HistoryEntry> RecentCausalHistory(internal::ChannelState& channel);
   void AddToHistory(internal::ChannelState& channel, const MessageId& id,
                     internal::HistoryRecord record);
+  // ---- Order of the history (history_order.cc) ----
+  void InsertInHistoryOrder(internal::ChannelState& channel,
+                            internal::ChannelState::HistoryMap::value_type* entry);
+  void SortLoadedHistory(internal::ChannelState& channel);
 
   // ---- Lamport clock (lamport.cc) ----
   void AdvanceLamportForSend(internal::ChannelState& channel, Timestamp now);
@@ -142,6 +147,9 @@ class ReliabilityManager::Impl {
                       const std::vector<HistoryEntry>& missing, Timestamp now);
   void DropIncoming(internal::ChannelState& channel,
                     std::list<internal::IncomingEntry>::iterator it, std::string reason);
+  // After a load: buffered copies of messages already delivered are dropped,
+  // and buffered messages whose dependencies are all known are delivered.
+  void ReleaseLoadedIncoming(internal::ChannelState& channel);
 
   // ---- SDS-R (repair.cc) ----
   // Schedules requests for `missing` messages not already requested.
@@ -227,6 +235,7 @@ class ReliabilityManager::Impl {
   // rebuilds it after direct edits of the state (InvalidateDeadlineIndex).
   mutable std::set<std::pair<Timestamp, internal::ChannelState*>> deadline_index_;
   mutable bool deadline_index_stale_ = false;
+  internal::OwnEchoes own_echoes_;  // what we sent, to recognise it coming back
 };
 
 }  // namespace sds

@@ -46,15 +46,13 @@ bool SpecInResponseGroup(std::string_view participant_id, std::string_view sende
 // 1/group_size of the members draws a delay near t_min and most draw delays
 // near t_max, so the first request usually suppresses all others. `unit` is
 // a uniform draw in [0, 1) derived from the dialect's hash.
-Duration TruncatedExponentialDelay(double unit, int64_t group_size, Duration t_min,
-                                   Duration t_max);
+Duration TruncatedExponentialDelay(double unit, int64_t group_size, Duration t_min, Duration t_max);
 
 // The request delay the configuration asks for (dialect and timer shape).
 Duration RequestDelay(const Config& config, std::string_view message_id);
 Duration ResponseDelay(const Config& config, std::string_view sender_id,
                        std::string_view message_id);
-bool InResponseGroup(const Config& config, std::string_view sender_id,
-                     std::string_view message_id);
+bool InResponseGroup(const Config& config, std::string_view sender_id, std::string_view message_id);
 
 }  // namespace sds::repair
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/engine_access.h"
@@ -606,6 +607,37 @@ TEST(MemoryStoreTest, InjectsFailuresPerOperationAndCountsCalls) {
   EXPECT_FALSE(store.HasChannel(kCh));  // a failed save changed nothing
   EXPECT_TRUE(store.SaveChannelMeta(kCh, delta).ok());
   EXPECT_EQ(store.LoadChannel(kCh)->meta.lamport, 5);
+}
+
+// Stored state in which a buffered message waits for what the stored history
+// already holds (the history was saved, the buffer entry was not updated):
+// the message is delivered at load, once, and not left waiting for ever.
+TYPED_TEST(PersistenceTest, BufferedMessageWithStoredDependenciesIsReleasedAtLoad) {
+  const Bytes a = NimMessage("a", 1, {}, "x", "bob");
+  const Bytes b = NimMessage("b", 2, {Dep("a")}, "y", "bob");
+  EXPECT_EQ(this->UnwrapOk(b), UnwrapOutcome::kBuffered);
+  this->m().TakeEvents();
+  HistoryUpdate update;
+  update.append.push_back(HistoryAppend{"a", SharedBytes(a), {}});
+  ASSERT_TRUE(this->store_->inner().UpdateHistory(kCh, update).ok());
+
+  this->Restart();
+  ASSERT_TRUE(this->m().EnsureChannel(kCh).ok());
+  std::vector<MessageId> ready;
+  for (const Event& event : this->m().TakeEvents()) {
+    if (const auto* r = std::get_if<MessageReady>(&event)) ready.push_back(r->message_id);
+  }
+  EXPECT_THAT(ready, ElementsAre("b"));
+  EXPECT_THAT(this->m().IncomingBuffer(kCh), IsEmpty());
+  EXPECT_THAT(this->m().History(kCh), ElementsAre("a", "b"));
+  EXPECT_THAT(this->Stored().meta.incoming, IsEmpty());
+
+  this->Restart();
+  ASSERT_TRUE(this->m().EnsureChannel(kCh).ok());
+  for (const Event& event : this->m().TakeEvents()) {
+    EXPECT_FALSE(std::holds_alternative<MessageReady>(event)) << "delivered again after restart";
+  }
+  EXPECT_THAT(this->m().History(kCh), ElementsAre("a", "b"));
 }
 
 }  // namespace

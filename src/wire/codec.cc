@@ -223,7 +223,7 @@ Status WithContext(const std::string& context, const Status& status) {
 // Decodes one HistoryEntry. Field 1 is required; the last occurrence of each
 // field wins and occurrences with another wire type are ignored, as nim-sds does.
 Status DecodeHistoryEntry(const ProtoReader& parent, const Field& field, const DecodeLimits& limits,
-                          HistoryEntry& entry) {
+                          bool reject_empty_id, HistoryEntry& entry) {
   Result<ProtoReader> nested = parent.Nested(field);
   if (!nested.ok()) return nested.status();
   ProtoReader& reader = *nested;
@@ -249,6 +249,10 @@ Status DecodeHistoryEntry(const ProtoReader& parent, const Field& field, const D
     }
   }
   if (!message_id) return Status(ErrorCode::kDecodeMissingField, "field 1 (message_id) missing");
+  if (message_id->empty() && reject_empty_id) {
+    // nim-sds 0.4 rejects it; an empty id can name no message.
+    return Status(ErrorCode::kDecodeMissingField, "field 1 (message_id) is empty");
+  }
   SDS_RETURN_IF_ERROR(CheckSize("message_id", *message_id, "max_id_bytes", limits.max_id_bytes));
   SDS_RETURN_IF_ERROR(CheckSize("sender_id", sender_id, "max_id_bytes", limits.max_id_bytes));
   SDS_RETURN_IF_ERROR(
@@ -308,16 +312,27 @@ Status MissingField(uint32_t number, std::string_view name) {
                 "field " + std::to_string(number) + " (" + std::string(name) + ") missing");
 }
 
-// Presence rules per dialect. nim-sds requires 1, 2, 4 and 5. proto3 has no
-// required fields, but a spec message without an id can be neither delivered,
+Status EmptyField(uint32_t number, std::string_view name) {
+  return Status(ErrorCode::kDecodeMissingField,
+                "field " + std::to_string(number) + " (" + std::string(name) + ") is empty");
+}
+
+// Presence rules per dialect. nim: NimPresence. proto3 has no required
+// fields, but a spec message without an id can be neither delivered,
 // acknowledged nor repaired, so an empty (or absent) message_id is rejected.
-Status CheckRequiredFields(Dialect dialect, const ScannedMessage& scanned) {
+Status CheckRequiredFields(Dialect dialect, const ScannedMessage& scanned, NimPresence presence) {
   const MessageFields& f = FieldsOf(dialect);
   if (dialect == Dialect::kNim) {
     if (!scanned.message_id) return MissingField(f.message_id, "message_id");
-    if (!scanned.lamport) return MissingField(f.lamport, "lamport_timestamp");
+    if (presence == NimPresence::kNimSds03) {
+      if (!scanned.lamport) return MissingField(f.lamport, "lamport_timestamp");
+      if (!scanned.channel_id) return MissingField(f.channel_id, "channel_id");
+      if (!scanned.content) return MissingField(f.content, "content");
+      return Status::Ok();
+    }
+    if (scanned.message_id->empty()) return EmptyField(f.message_id, "message_id");
     if (!scanned.channel_id) return MissingField(f.channel_id, "channel_id");
-    if (!scanned.content) return MissingField(f.content, "content");
+    if (scanned.channel_id->empty()) return EmptyField(f.channel_id, "channel_id");
     return Status::Ok();
   }
   if (!scanned.message_id || scanned.message_id->empty()) {
@@ -374,7 +389,9 @@ Status DecodeHistoryLists(ByteSpan wire, const MessageFields& f, const DecodeLim
       continue;
     }
     HistoryEntry& entry = list->emplace_back();
-    Status status = DecodeHistoryEntry(reader, field, limits, entry);
+    // nim-sds 0.4 rejects empty entry ids (spec peers never write field 1 empty).
+    const bool reject_empty_id = &f == &kNimFields && limits.nim_presence != NimPresence::kNimSds03;
+    Status status = DecodeHistoryEntry(reader, field, limits, reject_empty_id, entry);
     if (!status.ok()) {
       return WithContext(std::string(list_name) + " entry " + std::to_string(list->size() - 1),
                          status);
@@ -456,7 +473,7 @@ Result<Message> Decode(ByteSpan wire, Dialect dialect, const DecodeLimits& limit
   const MessageFields& f = FieldsOf(dialect);
   ScannedMessage scanned;
   SDS_RETURN_IF_ERROR(ScanMessage(wire, f, scanned));
-  SDS_RETURN_IF_ERROR(CheckRequiredFields(dialect, scanned));
+  SDS_RETURN_IF_ERROR(CheckRequiredFields(dialect, scanned, limits.nim_presence));
   if (scanned.lamport && *scanned.lamport >= kFirstLamportOutOfRange) {
     return Status(ErrorCode::kDecodeLamportOutOfRange,
                   "lamport_timestamp " + std::to_string(*scanned.lamport) +
@@ -468,7 +485,11 @@ Result<Message> Decode(ByteSpan wire, Dialect dialect, const DecodeLimits& limit
   message.message_id = AsString(scanned.message_id.value_or(ByteSpan()));
   message.channel_id = AsString(scanned.channel_id.value_or(ByteSpan()));
   message.sender_id = AsString(scanned.sender_id.value_or(ByteSpan()));
-  if (scanned.lamport) message.lamport_timestamp = static_cast<LamportTime>(*scanned.lamport);
+  if (scanned.lamport) {
+    message.lamport_timestamp = static_cast<LamportTime>(*scanned.lamport);
+  } else if (dialect == Dialect::kNim) {
+    message.lamport_timestamp = 0;  // nim-sds 0.4 omits a zero Lamport; nim has no ephemerals
+  }
   message.content = scanned.content;
   message.bloom_filter = scanned.bloom_filter;
   message.causal_history.reserve(scanned.causal_history_count);

@@ -17,6 +17,13 @@ namespace {
 using nlohmann::json;
 using testutil::ToHex;
 
+// nim-sds 0.3's decoder, for the cases and vectors that describe it.
+DecodeLimits Nim03() {
+  DecodeLimits limits;
+  limits.nim_presence = NimPresence::kNimSds03;
+  return limits;
+}
+
 // Hex with optional spaces between fields, for readability.
 Bytes FromHex(std::string_view spaced_hex) {
   std::string hex;
@@ -135,7 +142,7 @@ TEST(CodecNimTest, EncodesTheEmptyMessage) {
   m.lamport_timestamp = 0;
   EXPECT_EQ(ToHex(Encode(m, Dialect::kNim)), "0a00100022002a003200");
   const Bytes wire = FromHex("0a00100022002a003200");
-  Result<Message> decoded = Decode(wire, Dialect::kNim);
+  Result<Message> decoded = Decode(wire, Dialect::kNim, Nim03());
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->lamport_timestamp, 0);
   ASSERT_TRUE(decoded->content.has_value());
@@ -156,7 +163,8 @@ TEST(CodecNimTest, NegativeLamportTakesTenBytesAndIsRejectedOnDecode) {
   m.lamport_timestamp = -1;
   const Bytes wire = Encode(m, Dialect::kNim);
   EXPECT_EQ(ToHex(wire), "0a036e656710ffffffffffffffffff0122002a003200");
-  EXPECT_EQ(Decode(wire, Dialect::kNim).status().code(), ErrorCode::kDecodeLamportOutOfRange);
+  EXPECT_EQ(Decode(wire, Dialect::kNim, Nim03()).status().code(),
+            ErrorCode::kDecodeLamportOutOfRange);
 }
 
 TEST(CodecNimTest, ReportsEachMissingRequiredField) {
@@ -169,11 +177,70 @@ TEST(CodecNimTest, ReportsEachMissingRequiredField) {
                         Case{"0a026d31 22026368 2a0101", "field 2 (lamport_timestamp)"},
                         Case{"0a026d31 1005 2a0101", "field 4 (channel_id)"},
                         Case{"0a026d31 1005 22026368", "field 5 (content)"}}) {
-    Result<Message> decoded = Decode(FromHex(c.hex), Dialect::kNim);
+    Result<Message> decoded = Decode(FromHex(c.hex), Dialect::kNim, Nim03());
     ASSERT_FALSE(decoded.ok()) << c.hex;
     EXPECT_EQ(decoded.status().code(), ErrorCode::kDecodeMissingField) << c.hex;
     EXPECT_NE(decoded.status().message().find(c.field), std::string::npos)
         << decoded.status().message();
+  }
+}
+
+// nim-sds 0.4 writes no empty field: its messages may lack Lamport, content
+// and bloom filter. The default decoder reads them; 0.3's does not.
+TEST(CodecNimTest, ReadsWhatNimSds04WritesWithoutEmptyFields) {
+  struct Case {
+    const char* hex;
+    LamportTime lamport;
+    bool has_content;
+    MessageKind kind;
+  };
+  for (const Case& c :
+       {Case{"0a026d31 22026368 2a0101", 0, true, MessageKind::kContent},
+        Case{"0a026d31 1005 22026368", 5, false, MessageKind::kSync},
+        Case{"0a026d31 22026368", 0, false, MessageKind::kSync},
+        Case{"0a026d31 1a040a026d30 22026368 2a0101 3a03626f62", 0, true, MessageKind::kContent}}) {
+    SCOPED_TRACE(c.hex);
+    const Bytes wire = FromHex(c.hex);
+    Result<Message> decoded = Decode(wire, Dialect::kNim);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(decoded->message_id, "m1");
+    EXPECT_EQ(decoded->channel_id, "ch");
+    EXPECT_EQ(decoded->lamport_timestamp, c.lamport);
+    EXPECT_EQ(decoded->content.has_value(), c.has_content);
+    EXPECT_FALSE(decoded->bloom_filter.has_value());
+    EXPECT_EQ(decoded->kind(), c.kind);
+    Result<DecodedMessage> any = DecodeAny(SharedBytes(wire));
+    ASSERT_TRUE(any.ok()) << any.status().ToString();
+    EXPECT_EQ(any->dialect, Dialect::kNim);
+    // nim-sds 0.3 cannot read them: its rules stay available.
+    EXPECT_EQ(Decode(wire, Dialect::kNim, Nim03()).status().code(), ErrorCode::kDecodeMissingField);
+  }
+}
+
+// nim-sds 0.4 rejects empty message, channel and history-entry ids; 0.3
+// accepts them. The default follows 0.4 (no such id can name anything).
+TEST(CodecNimTest, RejectsEmptyIdsAsNimSds04Does) {
+  struct Case {
+    const char* hex;
+    const char* error;
+  };
+  for (const Case& c : {Case{"0a00 1005 22026368 2a0101", "field 1 (message_id) is empty"},
+                        Case{"0a026d31 1005 2200 2a0101", "field 4 (channel_id) is empty"},
+                        Case{"0a026d31 1005 2a0101", "field 4 (channel_id) missing"},
+                        Case{"0a026d31 1005 1a020a00 22026368 2a0101",
+                             "causal_history entry 0: field 1 (message_id) is empty"},
+                        Case{"0a026d31 1005 22026368 2a0101 6a020a00",
+                             "repair_request entry 0: field 1 (message_id) is empty"}}) {
+    SCOPED_TRACE(c.hex);
+    const Bytes wire = FromHex(c.hex);
+    Result<Message> decoded = Decode(wire, Dialect::kNim);
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().code(), ErrorCode::kDecodeMissingField);
+    EXPECT_EQ(decoded.status().message(), c.error);
+  }
+  for (const char* hex : {"0a00 1005 22026368 2a0101", "0a026d31 1005 2200 2a0101",
+                          "0a026d31 1005 1a020a00 22026368 2a0101"}) {
+    EXPECT_TRUE(Decode(FromHex(hex), Dialect::kNim, Nim03()).ok()) << hex;
   }
 }
 
@@ -192,7 +259,7 @@ TEST(CodecNimTest, LastOccurrenceOfASingularFieldWins) {
 TEST(CodecNimTest, FieldWithUnexpectedWireTypeIsTreatedAsAbsent) {
   // Field 1 as a varint and field 2 as bytes: both absent.
   Result<Message> decoded =
-      Decode(FromHex("0801 0a026d31 12026868 22026368 2a0101"), Dialect::kNim);
+      Decode(FromHex("0801 0a026d31 12026868 22026368 2a0101"), Dialect::kNim, Nim03());
   EXPECT_EQ(decoded.status().code(), ErrorCode::kDecodeMissingField);
   EXPECT_NE(decoded.status().message().find("field 2"), std::string::npos);
 
@@ -448,7 +515,7 @@ TEST(CodecNimVectorsTest, SdsMessageEncodesAndDecodes) {
 
     const Bytes wire = testutil::FromHex(hex);
     EXPECT_EQ(*DetectDialect(wire), Dialect::kNim);
-    Result<Message> decoded = Decode(wire, Dialect::kNim);
+    Result<Message> decoded = Decode(wire, Dialect::kNim, Nim03());
     if (record.at("decode_ok").get<bool>()) {
       ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
       ExpectNimFields(*decoded, record.at("decoded"));
@@ -477,7 +544,7 @@ TEST(CodecNimVectorsTest, SdsDecodeOutcomes) {
     const std::string name = NameOf(record);
     SCOPED_TRACE(name);
     const Bytes wire = testutil::FromHex(record.at("hex").get<std::string>());
-    Result<Message> decoded = Decode(wire, Dialect::kNim);
+    Result<Message> decoded = Decode(wire, Dialect::kNim, Nim03());
     if (record.at("ok").get<bool>()) {
       ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
       ExpectNimFields(*decoded, record.at("decoded"));

@@ -551,6 +551,53 @@ static void test_sync_messages_and_extended_events(void) {
   peer_close(&b);
 }
 
+/* A relay hands us our own broadcasts. Without a participant id our own
+ * message and sync message coming back acknowledge nothing: the message is
+ * still resent and then given up on (extended events make both visible). */
+static void test_own_echoes_without_participant(void) {
+  const char* configs[2] = {
+      "{\"resendIntervalMs\":40,\"maxResendAttempts\":1,\"extendedEvents\":true}",
+      "{\"resendIntervalMs\":40,\"maxResendAttempts\":1,\"extendedEvents\":true,"
+      "\"dialect\":\"spec\",\"bloomAckThreshold\":1}"};
+  const char* sent = "{\"messageId\":\"e1\",\"channelId\":\"ch\",\"eventType\":\"message_sent\"}";
+  const char* ready = "{\"messageId\":\"e1\",\"channelId\":\"ch\",\"eventType\":\"message_ready\"}";
+  int i;
+  for (i = 0; i < 2; ++i) {
+    Peer p;
+    Bytes w, s;
+    Call u, c, v;
+    CHECK(peer_open(&p, NULL, configs[i]));
+    w = wrap(&p, "hello", "e1", "ch");
+    CHECK(w.len > 0);
+    call_init(&u, &p.log);
+    CHECK(unwrap(&p, w, &u)); /* the echo of e1 */
+    CHECK(u.ret == RET_OK);
+    call_init(&c, NULL);
+    CHECK(SdsMakeSyncMessage(p.ctx, "sync-e", "ch", on_result, &c) == RET_OK);
+    CHECK(call_wait(&c) == 1 && c.ret == RET_OK);
+    s = parse_csv(c.msg);
+    CHECK(s.len > 0);
+    call_init(&v, &p.log);
+    CHECK(unwrap(&p, s, &v)); /* the echo of our sync message, which lists e1 */
+    CHECK(v.ret == RET_OK);
+    CHECK(log_occurrences(&p.log, 0, sent) == 0);
+    CHECK(log_occurrences(&p.log, 0, ready) == 0);
+
+    CHECK(start_periodic(&p));
+    CHECK(log_wait(&p.log, 0, "{\"eventType\":\"rebroadcast_due\",\"messageId\":\"e1\"", 1,
+                   TIMEOUT_MS) >= 0);
+    CHECK(log_wait(&p.log, 0, "{\"eventType\":\"send_failed\",\"messageId\":\"e1\"", 1,
+                   TIMEOUT_MS) >= 0);
+    CHECK(log_occurrences(&p.log, 0, sent) == 0);
+    free(w.data);
+    free(s.data);
+    call_free(&u);
+    call_free(&c);
+    call_free(&v);
+    peer_close(&p);
+  }
+}
+
 static void expect_create_error(const char* config, const char* text) {
   Call c;
   void* ctx;
@@ -824,6 +871,7 @@ int main(void) {
     printf("periodic sync, resend and repair timing: run by the static build\n");
   }
   test_sync_messages_and_extended_events();
+  test_own_echoes_without_participant();
   test_config();
   test_channel_admission();
   test_result_lifetime();
