@@ -118,6 +118,40 @@ TEST_F(ReliabilityManagerNim, WrapAndUnwrapOwnMessage) {
   }
 }
 
+// Bytes already shared (one received buffer handed to several managers)
+// are kept by reference: the delivered message and the history hold the
+// caller's buffer, not a copy, and the result equals the copying Unwrap's.
+TEST(ReliabilityManagerSharedUnwrap, KeepsTheCallersBufferAndMatchesTheCopyingUnwrap) {
+  auto alice = Make(NimConfig("alice"));
+  auto bob = Make(NimConfig("bob"));
+  auto carol = Make(NimConfig("carol"));
+  auto wire = alice->Wrap(kCh, Bytes{7, 8, 9}, "shared-1", kT0);
+  ASSERT_TRUE(wire.ok());
+  const SharedBytes& shared = *wire;
+  auto by_reference = bob->Unwrap(shared, kT0);
+  auto by_copy = carol->Unwrap(ByteSpan(shared), kT0);
+  ASSERT_TRUE(by_reference.ok()) << by_reference.status().ToString();
+  ASSERT_TRUE(by_copy.ok());
+  EXPECT_EQ(by_reference->outcome, UnwrapOutcome::kDelivered);
+  EXPECT_EQ(by_copy->outcome, UnwrapOutcome::kDelivered);
+  EXPECT_EQ(by_reference->wire.data(), shared.data());
+  EXPECT_NE(by_copy->wire.data(), shared.data());
+  EXPECT_EQ(by_reference->wire, by_copy->wire);
+  EXPECT_EQ(ToString(by_reference->content), std::string("\x07\x08\x09"));
+  auto events = bob->TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  const auto* ready = std::get_if<MessageReady>(&events[0]);
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->wire.data(), shared.data());
+  // Limits apply the same way: an oversized shared buffer is refused.
+  Config tight = NimConfig("dave");
+  tight.limits.decode.max_message_bytes = shared.size() - 1;
+  auto dave = Make(tight);
+  auto refused = dave->Unwrap(shared, kT0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kMessageTooLarge);
+}
+
 // nim-sds test_reliability #4: lamport = max(msg, lamport) + 1 on receipt.
 TEST_F(ReliabilityManagerNim, MessageOrdering) {
   MustUnwrap(*m_, Wire({.id = "msg2", .lamport = 5, .content = "\x02"}), kT0);
