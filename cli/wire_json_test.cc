@@ -273,11 +273,20 @@ TEST(SdsBinary, InspectDecodeEncodeOnAGoldenVector) {
   ::unlink(path);
 }
 
-TEST(SdsBinary, CatchUpRecoveryIsRefusedClearly) {
+TEST(SdsBinary, CatchUpRecoveryRunsAndReportsItsTraffic) {
   int rc = -1;
-  std::string out = RunShell(kSds + " sim --recovery sds-r-store 2>&1", &rc);
+  const std::string small =
+      " sim --recovery sds-r-store --set participants=3 --set traffic.duration=20s"
+      " --set drain=30s";
+  std::string out = RunShell(kSds + small + " 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("sds-r-store"), std::string::npos) << out;
+  EXPECT_NE(out.find("catch-up from the store node"), std::string::npos) << out;
+  EXPECT_NE(out.find("cold starts (gap snapshots)"), std::string::npos) << out;
+  std::string bad =
+      RunShell(kSds + small + " --set store.delay_min=2s --set store.delay_max=1s 2>&1", &rc);
   EXPECT_NE(rc, 0);
-  EXPECT_NE(out.find("not available in this build"), std::string::npos) << out;
+  EXPECT_NE(bad.find("store.delay_min"), std::string::npos) << bad;
 }
 
 }  // namespace

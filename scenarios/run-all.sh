@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=${1:-build/evaluation}
 shift || true
 groups=("$@")
-[ ${#groups[@]} -eq 0 ] && groups=(furps chronosync churn partition tuned sdsr bench)
+[ ${#groups[@]} -eq 0 ] && groups=(furps chronosync churn partition store tuned sdsr bench)
 sds=build/dev/cli/sds
 mkdir -p "$out"
 for group in "${groups[@]}"; do

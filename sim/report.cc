@@ -94,6 +94,17 @@ const std::vector<Column>& Columns() {
       {"duplicate_deliveries", [](R r, D) { return static_cast<double>(r.duplicate_deliveries); },
        true},
       {"causal_violations", [](R r, D) { return static_cast<double>(r.causal_violations); }, true},
+      {"catchup_requests", [](R r, D) { return static_cast<double>(r.catchup.requests); }, true},
+      {"catchup_request_bytes", [](R r, D) { return static_cast<double>(r.catchup.request_bytes); },
+       true},
+      {"catchup_response_bytes",
+       [](R r, D) { return static_cast<double>(r.catchup.response_bytes); }, true},
+      {"catchup_cold_starts", [](R r, D) { return static_cast<double>(r.catchup.cold_starts); },
+       true},
+      {"catchup_gap_entries", [](R r, D) { return static_cast<double>(r.catchup.gap_entries); },
+       true},
+      {"catchup_delivered_pairs",
+       [](R r, D) { return static_cast<double>(r.catchup.delivered_pairs); }, true},
   };
   return columns;
 }
@@ -211,6 +222,32 @@ std::string FormatTable(const RunReport& r) {
         Printf("%.3f s in %llu engine calls", r.engine_seconds,
                static_cast<unsigned long long>(r.engine_calls)));
   }
+  if (r.catchup.enabled) {
+    const CatchUpReport& c = r.catchup;
+    auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+    out += "catch-up from the store node\n";
+    row("store log", count(c.store_appended),
+        Printf("entries appended (%llu duplicates, %llu not stored, %llu of %llu copies lost)",
+               u(c.store_duplicates), u(c.store_not_stored), u(c.store_copies_lost),
+               u(c.store_heard)));
+    row("requests", count(c.requests),
+        Printf("sync %llu, snapshot %llu, fetch %llu; %llu lost, %llu answers lost",
+               u(c.sync_requests), u(c.snapshot_requests), u(c.fetch_requests), u(c.requests_lost),
+               u(c.responses_lost)));
+    row("bytes per application message",
+        Printf("%.0f B", static_cast<double>(c.request_bytes + c.response_bytes) / m),
+        Printf("requests %.0f, responses %.0f B (unicast)",
+               static_cast<double>(c.request_bytes) / m,
+               static_cast<double>(c.response_bytes) / m));
+    row("pairs delivered by catch-up", count(c.delivered_pairs),
+        Printf("%llu entries applied in %llu rounds", u(c.entries_applied), u(c.rounds)));
+    row("cold starts (gap snapshots)", count(c.cold_starts),
+        Printf("%llu log entries skipped; %llu initial loads", u(c.gap_entries),
+               u(c.initial_loads)));
+    row("irretrievable", count(c.irretrievable), "dependencies the store no longer had");
+    row("retries", count(c.retries),
+        Printf("%llu answers rejected, %llu stale", u(c.rejected_responses), u(c.responses_stale)));
+  }
   out += "invariants\n";
   row("duplicate deliveries", count(r.duplicate_deliveries), "must be 0");
   row("causal order violations", count(r.causal_violations), "must be 0");
@@ -286,10 +323,18 @@ std::string FormatSummaryTable(const std::vector<std::pair<Settings, RunReport>>
     header += " " + key + " |";
     rule += "---|";
   }
+  bool catchup = false;
+  for (const auto& [settings, r] : runs) catchup = catchup || r.catchup.enabled;
   header +=
       " G | loss | recovery | ≤S | ≤3S | ≤6S | eventual | lost | p50 s | p99 s | ack ≤S | "
-      "detect ≤3S | wire msgs/msg | KB/msg | req/miss | resp/miss | false acks |\n";
-  rule += "---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "detect ≤3S | wire msgs/msg | KB/msg | req/miss | resp/miss | false acks |";
+  rule += "---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+  if (catchup) {
+    header += " catch-up KB/msg | by catch-up | cold starts |";
+    rule += "---|---|---|";
+  }
+  header += "\n";
+  rule += "\n";
   out += header + rule;
   for (const auto& [settings, r] : runs) {
     DerivedMetrics d = Derive(r);
@@ -297,14 +342,23 @@ std::string FormatSummaryTable(const std::vector<std::pair<Settings, RunReport>>
     for (const auto& [key, value] : settings) line += " " + value + " |";
     line += Printf(
         " %zu | %.0f%% | %s | %.1f%% | %.1f%% | %.1f%% | %.2f%% | %llu | %.2f | %.2f | %.1f%% | "
-        "%.1f%% | %.2f | %.1f | %.2f | %.2f | %llu |\n",
+        "%.1f%% | %.2f | %.1f | %.2f | %.2f | %llu |",
         r.participants, r.loss * 100, r.recovery.c_str(), d.delivery_s * 100, d.delivery_3s * 100,
         d.delivery_6s * 100, d.delivery_eventual * 100, static_cast<unsigned long long>(r.lost),
         r.latency.p50, r.latency.p99, d.ack_within_s * 100,
         r.missed ? d.detected_within_3s * 100 : 100.0, d.wire_messages_per_message,
         d.bytes_per_message / 1024, d.requests_per_loss, d.responses_per_loss,
         static_cast<unsigned long long>(r.false_acknowledgements));
-    out += line;
+    if (catchup) {
+      const CatchUpReport& c = r.catchup;
+      line += Printf(" %.2f | %llu | %llu |",
+                     r.messages_sent ? static_cast<double>(c.request_bytes + c.response_bytes) /
+                                           static_cast<double>(r.messages_sent) / 1024
+                                     : 0.0,
+                     static_cast<unsigned long long>(c.delivered_pairs),
+                     static_cast<unsigned long long>(c.cold_starts));
+    }
+    out += line + "\n";
   }
   return out;
 }

@@ -231,7 +231,8 @@ const std::map<std::string, Setter>& Setters() {
         EnumField(SDS_FIELD(s.recovery),
                   std::map<std::string, Recovery>{{"sds", Recovery::kSds},
                                                   {"sds-r", Recovery::kSdsRepair},
-                                                  {"sds-r-store", Recovery::kSdsRepairCatchUp}});
+                                                  {"sds-r-store", Recovery::kSdsRepairCatchUp},
+                                                  {"sds+sdsr+store", Recovery::kSdsRepairCatchUp}});
     m["period"] = DurationField(SDS_FIELD(s.period));
     m["drain"] = DurationField(SDS_FIELD(s.drain));
     m["persistence"] =
@@ -283,6 +284,17 @@ const std::map<std::string, Setter>& Setters() {
     m["delay.max"] = DurationField(SDS_FIELD(s.delay.max));
     m["delay.mean"] = DurationField(SDS_FIELD(s.delay.mean));
     m["delay.jitter"] = DurationField(SDS_FIELD(s.delay.jitter));
+
+    m["store.loss"] = ProbabilityField(SDS_FIELD(s.store.loss));
+    m["store.delay_min"] = DurationField(SDS_FIELD(s.store.delay_min));
+    m["store.delay_max"] = DurationField(SDS_FIELD(s.store.delay_max));
+    m["store.sync_interval"] = DurationField(SDS_FIELD(s.store.sync_interval));
+    m["store.request_timeout"] = DurationField(SDS_FIELD(s.store.request_timeout));
+    m["store.ids_only"] = BoolField(SDS_FIELD(s.store.ids_only));
+    m["store.max_entries"] = IntField(SDS_FIELD(s.store.max_entries));
+    m["store.snapshot_entries"] = IntField(SDS_FIELD(s.store.snapshot_entries));
+    m["store.retention_entries"] = IntField(SDS_FIELD(s.store.retention_entries));
+    m["store.retention_age"] = DurationField(SDS_FIELD(s.store.retention_age));
 
     // Every Config field.
     m["config.dialect"] = [](Scenario& s, const std::string& key, const std::string& v) {
@@ -544,9 +556,26 @@ Status Scenario::Validate() const {
     }
   }
   if (recovery == Recovery::kSdsRepairCatchUp) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "recovery 'sds-r-store' (catch-up from a store node) is not available in this "
-                  "build: use 'sds' or 'sds-r'");
+    if (store.delay_min.count() < 0 || store.delay_max < store.delay_min) {
+      return Invalid("store.delay_min must be >= 0 and <= store.delay_max");
+    }
+    if (store.sync_interval.count() <= 0 || store.request_timeout.count() <= 0 ||
+        store.retention_age.count() <= 0) {
+      return Invalid(
+          "store.sync_interval, store.request_timeout and store.retention_age must be "
+          "positive");
+    }
+    if (store.max_entries < 1 || store.snapshot_entries < 1 || store.retention_entries < 1) {
+      return Invalid(
+          "store.max_entries, store.snapshot_entries and store.retention_entries must "
+          "be at least 1");
+    }
+    if (store.max_entries > config.max_message_history ||
+        store.snapshot_entries > config.max_message_history) {
+      return Invalid(
+          "store.max_entries and store.snapshot_entries must not exceed "
+          "config.max_message_history (a replayed page must stay recognisable)");
+    }
   }
   Config probe = config;
   probe.participant_id = "p0";

@@ -25,7 +25,7 @@ namespace sds::sim {
 enum class Recovery : uint8_t {
   kSds,               // resends and sync messages only (no participant id: SDS-R off)
   kSdsRepair,         // plus SDS-R peer repair
-  kSdsRepairCatchUp,  // plus catch-up from a store node: not available in this build
+  kSdsRepairCatchUp,  // plus catch-up from a store node (StoreNode below)
 };
 const char* RecoveryName(Recovery recovery);
 
@@ -82,6 +82,25 @@ struct Churn {
   bool keep_state = true;
 };
 
+// The store node of Recovery::kSdsRepairCatchUp: it hears every broadcast
+// over its own link (loss and delay per copy; partitions do not cut it) and
+// appends it to a channel log (sds_log's MemoryChannelLog behind a
+// LogService). Every member runs a CatchUpDriver against it: a round at
+// start, on coming back from churn and every sync_interval, each request
+// and response a message over the same kind of link.
+struct StoreNode {
+  double loss = 0.0;                                   // per copy heard, per request, per response
+  Duration delay_min = std::chrono::milliseconds{20};  // uniform, one way
+  Duration delay_max = std::chrono::milliseconds{300};
+  Duration sync_interval = std::chrono::seconds{30};    // CatchUpConfig::sync_interval
+  Duration request_timeout = std::chrono::seconds{10};  // no answer: retried with backoff
+  uint32_t max_entries = 100;                           // page size
+  bool ids_only = false;               // Sync lists ids; only the ones a member lacks are fetched
+  uint32_t snapshot_entries = 100;     // K of a cold start
+  uint64_t retention_entries = 10000;  // per channel
+  Duration retention_age = std::chrono::hours{48};
+};
+
 struct Scenario {
   std::string name = "default";
   std::string description;
@@ -99,6 +118,7 @@ struct Scenario {
   DelayModel delay;
   std::vector<Partition> partitions;
   std::vector<Churn> churn;
+  StoreNode store;  // only with recovery = sds-r-store
   // Scripted losses: the first transmission of these messages (by index in
   // sending order, from 0) reaches nobody. For hand-checked scenarios.
   std::vector<uint64_t> drop_messages;

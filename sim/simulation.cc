@@ -12,8 +12,13 @@
 #include <random>
 #include <system_error>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "sds/catchup.h"
 #include "sds/codec.h"
+#include "sds/log_service.h"
+#include "sds/memory_channel_log.h"
 #include "sds/memory_store.h"
 #include "sds/reliability_manager.h"
 #include "sds/sqlite_store.h"
@@ -67,6 +72,7 @@ int64_t SimMessageIndex(const std::string& id) {
 namespace {
 
 constexpr char kChannel[] = "general";
+constexpr char kStoreId[] = "sim-store";
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 constexpr int32_t kNot = -1;
 
@@ -81,7 +87,26 @@ struct BroadcastRecord {
   std::vector<uint32_t> history;  // causal history, as message indices
 };
 
-enum class ItemType : uint8_t { kDeliver, kTick, kSend, kOffline, kOnline, kSample };
+enum class ItemType : uint8_t {
+  kDeliver,
+  kTick,
+  kSend,
+  kOffline,
+  kOnline,
+  kSample,
+  kStoreHear,      // a broadcast reaches the store node
+  kStoreRequest,   // a catch-up request reaches the store node (aux: exchange)
+  kStoreResponse,  // its answer reaches the member (aux: exchange)
+};
+
+// One catch-up request and then its answer, in flight.
+struct Exchange {
+  uint32_t member = 0;
+  uint32_t generation = 0;  // the member's driver incarnation that asked
+  uint64_t request_id = 0;
+  catchup::RequestKind kind = catchup::RequestKind::kSync;
+  Bytes bytes;
+};
 
 struct Item {
   int64_t when;
@@ -106,6 +131,8 @@ struct MessageInfo {
 
 struct Member {
   std::unique_ptr<ReliabilityManager> manager;
+  std::unique_ptr<catchup::CatchUpDriver> driver;  // recovery sds-r-store only
+  uint32_t generation = 0;                         // drivers created so far
   std::shared_ptr<Store> store;  // only for members that come back with their state
   std::string store_path;
   bool online = true;
@@ -122,7 +149,8 @@ class Simulation {
         options_(options),
         n_(scenario.participants),
         net_rng_(scenario.seed),
-        traffic_rng_(scenario.seed * 0x2545F4914F6CDD1Dull + 17) {}
+        traffic_rng_(scenario.seed * 0x2545F4914F6CDD1Dull + 17),
+        store_rng_(scenario.seed * 0x9E3779B97F4A7C15ull + 0x5702E) {}
 
   ~Simulation() {
     members_.clear();
@@ -170,17 +198,73 @@ class Simulation {
     return config;
   }
 
+  bool CatchUp() const { return s_.recovery == Recovery::kSdsRepairCatchUp; }
+
   Status CreateManager(size_t index, bool with_store) {
     Member& m = members_[index];
+    RetireDriver(m);
     Result<std::unique_ptr<ReliabilityManager>> manager =
         with_store ? ReliabilityManager::Create(MemberConfig(index), m.store)
                    : ReliabilityManager::Create(MemberConfig(index));
     if (!manager.ok()) return manager.status();
     m.manager = std::move(*manager);
-    return m.manager->EnsureChannel(kChannel);
+    SDS_RETURN_IF_ERROR(m.manager->EnsureChannel(kChannel));
+    if (!CatchUp()) return Status::Ok();
+    // Cursors live in the member's store when it has one (they survive churn
+    // with it), else in memory.
+    catchup::CatchUpConfig config;
+    config.store_id = ToBytes(kStoreId);
+    config.channels = {kChannel};
+    config.max_entries = s_.store.max_entries;
+    config.snapshot_entries = s_.store.snapshot_entries;
+    config.ids_only = s_.store.ids_only;
+    config.sync_interval = s_.store.sync_interval;
+    config.request_timeout = s_.store.request_timeout;
+    uint64_t jitter =
+        s_.seed * 0xD1B54A32D192ED03ull + index * 0x9E3779B97F4A7C15ull + ++m.generation;
+    config.random = [jitter]() mutable {
+      jitter += 0x9E3779B97F4A7C15ull;
+      uint64_t z = jitter;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      return z ^ (z >> 31);
+    };
+    auto driver = catchup::CatchUpDriver::Create(*m.manager, std::move(config));
+    if (!driver.ok()) return driver.status();
+    m.driver = std::move(*driver);
+    return Status::Ok();
+  }
+
+  // The driver goes before its engine; its counters stay in the report.
+  void RetireDriver(Member& m) {
+    if (!m.driver) return;
+    const catchup::CatchUpStats& stats = m.driver->stats();
+    report_.catchup.rounds += stats.rounds;
+    report_.catchup.entries_applied += stats.entries_applied;
+    m.driver.reset();
+  }
+
+  Status SetupStore() {
+    catchup::ChannelLogOptions options;
+    options.entropy = [this](std::span<uint8_t> out) {
+      for (uint8_t& b : out) b = static_cast<uint8_t>(store_rng_() >> 56);
+    };
+    options.store_id = ToBytes(kStoreId);
+    options.retention.max_entries_per_channel = s_.store.retention_entries;
+    options.retention.max_age = s_.store.retention_age;
+    options.decode = s_.config.limits.decode;
+    auto log = catchup::MemoryChannelLog::Create(std::move(options));
+    if (!log.ok()) return log.status();
+    store_log_ = std::shared_ptr<catchup::ChannelLog>(std::move(*log));
+    auto service = catchup::LogService::Create(store_log_);
+    if (!service.ok()) return service.status();
+    store_service_ = std::move(*service);
+    report_.catchup.enabled = true;
+    return Status::Ok();
   }
 
   Status Setup() {
+    if (CatchUp()) SDS_RETURN_IF_ERROR(SetupStore());
     members_.resize(n_);
     // Who comes back with its state needs a store from the start.
     std::vector<bool> keeps_state(n_, false);
@@ -206,6 +290,10 @@ class Simulation {
         }
       }
       SDS_RETURN_IF_ERROR(CreateManager(i, m.store != nullptr));
+      if (m.driver) {  // the first round, at start
+        m.scheduled_tick = 0;
+        Push(0, ItemType::kTick, static_cast<uint32_t>(i), 0, nullptr);
+      }
       m.sends = s_.traffic.senders == 0 || i < s_.traffic.senders;
       if (m.sends && s_.traffic.rate > 0) {
         double gap = 1000.0 / s_.traffic.rate;
@@ -249,9 +337,19 @@ class Simulation {
         if (!m.online || m.scheduled_tick != item.when) break;
         m.scheduled_tick = kNever;
         Timed([&] { m.manager->Tick(At(now_)); });
+        if (m.driver) Timed([&] { m.driver->Tick(At(now_)); });
         Drain(item.who);
         break;
       }
+      case ItemType::kStoreHear:
+        StoreHears(*item.record);
+        break;
+      case ItemType::kStoreRequest:
+        StoreAnswers(item.aux);
+        break;
+      case ItemType::kStoreResponse:
+        MemberGetsAnswer(item.aux);
+        break;
       case ItemType::kSend:
         if (members_[item.who].online) SendMessage(item.who);
         ScheduleNextSend(item.who);
@@ -413,6 +511,14 @@ class Simulation {
       traffic->bytes += wire.size();
     }
     std::shared_ptr<const BroadcastRecord> shared = std::move(record);
+    if (store_log_) {
+      ++report_.catchup.store_heard;
+      if (int64_t delay = StoreLinkDelay(); delay >= 0) {
+        Push(now_ + delay, ItemType::kStoreHear, 0, 0, shared);
+      } else {
+        ++report_.catchup.store_copies_lost;
+      }
+    }
     for (uint32_t to = 0; to < n_; ++to) {
       if (to == from) continue;
       ++report_.copies_sent;
@@ -459,14 +565,153 @@ class Simulation {
 
   void Drain(uint32_t index) {
     Member& m = members_[index];
+    // The driver's events first: they say which dependencies were given up
+    // before the engine's MessageReady for what that released.
+    if (m.driver) {
+      while (std::optional<catchup::CatchUpEvent> event = m.driver->PollEvent()) {
+        std::visit([&](auto& e) { HandleCatchUp(index, e); }, *event);
+      }
+    }
     while (true) {
       std::optional<Event> event;
       Timed([&] { event = m.manager->PollEvent(); });
       if (!event) break;
       std::visit([&](auto& e) { Handle(index, e); }, *event);
     }
+    if (m.driver) SendRequests(index);
     ScheduleTick(index);
   }
+
+  // ---- The store node and catch-up ----------------------------------------
+
+  // The store's link, one way: the delay, or -1 when the copy is lost. Its
+  // own random stream, so that the members' network is the same run with
+  // and without the store.
+  int64_t StoreLinkDelay() {
+    double coin = static_cast<double>(store_rng_() >> 11) * 0x1.0p-53;
+    double pick = static_cast<double>(store_rng_() >> 11) * 0x1.0p-53;
+    const StoreNode& st = s_.store;
+    int64_t span = st.delay_max.count() - st.delay_min.count();
+    int64_t delay =
+        st.delay_min.count() +
+        std::min<int64_t>(static_cast<int64_t>(pick * static_cast<double>(span + 1)), span);
+    return coin < st.loss ? -1 : delay;
+  }
+
+  void StoreHears(const BroadcastRecord& record) {
+    auto result = store_log_->AppendOne(record.wire, At(now_));
+    if (!result.ok()) {
+      ++report_.catchup.store_not_stored;
+      return;
+    }
+    switch (result->disposition) {
+      case catchup::AppendDisposition::kAppended:
+        ++report_.catchup.store_appended;
+        break;
+      case catchup::AppendDisposition::kDuplicate:
+        ++report_.catchup.store_duplicates;
+        break;
+      default:
+        ++report_.catchup.store_not_stored;  // sync messages, rejects
+        break;
+    }
+  }
+
+  void SendRequests(uint32_t index) {
+    Member& m = members_[index];
+    while (std::optional<catchup::OutgoingRequest> request = m.driver->TakeRequest()) {
+      CatchUpReport& c = report_.catchup;
+      ++c.requests;
+      switch (request->kind) {
+        case catchup::RequestKind::kSync:
+          ++c.sync_requests;
+          break;
+        case catchup::RequestKind::kSnapshot:
+          ++c.snapshot_requests;
+          break;
+        case catchup::RequestKind::kFetch:
+          ++c.fetch_requests;
+          break;
+      }
+      Exchange exchange{index, m.generation, request->request_id, request->kind, request->Encode()};
+      c.request_bytes += exchange.bytes.size();
+      int64_t delay = StoreLinkDelay();
+      if (delay < 0) {
+        ++c.requests_lost;  // the driver's request_timeout notices
+        continue;
+      }
+      uint32_t id = next_exchange_++;
+      exchanges_.emplace(id, std::move(exchange));
+      Push(now_ + delay, ItemType::kStoreRequest, index, id, nullptr);
+    }
+  }
+
+  void StoreAnswers(uint32_t id) {
+    auto it = exchanges_.find(id);
+    Exchange& exchange = it->second;
+    switch (exchange.kind) {
+      case catchup::RequestKind::kSync:
+        exchange.bytes = store_service_->HandleSync(exchange.bytes);
+        break;
+      case catchup::RequestKind::kSnapshot:
+        exchange.bytes = store_service_->HandleSnapshot(exchange.bytes);
+        break;
+      case catchup::RequestKind::kFetch:
+        exchange.bytes = store_service_->HandleFetch(exchange.bytes);
+        break;
+    }
+    report_.catchup.responses += 1;
+    report_.catchup.response_bytes += exchange.bytes.size();
+    int64_t delay = StoreLinkDelay();
+    if (delay < 0) {
+      ++report_.catchup.responses_lost;
+      exchanges_.erase(it);
+      return;
+    }
+    Push(now_ + delay, ItemType::kStoreResponse, exchange.member, id, nullptr);
+  }
+
+  void MemberGetsAnswer(uint32_t id) {
+    auto it = exchanges_.find(id);
+    Exchange exchange = std::move(it->second);
+    exchanges_.erase(it);
+    Member& m = members_[exchange.member];
+    if (!m.online || !m.driver || m.generation != exchange.generation) {
+      ++report_.catchup.responses_stale;
+      return;
+    }
+    Timed([&] { (void)m.driver->OnResponse(exchange.request_id, exchange.bytes, At(now_)); });
+    applying_catchup_ = true;
+    Drain(exchange.member);
+    applying_catchup_ = false;
+  }
+
+  void HandleCatchUp(uint32_t, const catchup::HistoryGap& e) {
+    if (e.initial_load) {
+      ++report_.catchup.initial_loads;
+      return;
+    }
+    ++report_.catchup.cold_starts;
+    uint64_t from = e.had_cursor && e.had_cursor->epoch == e.epoch ? e.had_cursor->seq : 0;
+    if (e.first_seq > from + 1) report_.catchup.gap_entries += e.first_seq - from - 1;
+  }
+  // The engine no longer waits for these: what they held back is delivered
+  // without them, which the oracle must not count as a causal violation.
+  void HandleCatchUp(uint32_t at, const catchup::Irretrievable& e) {
+    report_.catchup.irretrievable += e.message_ids.size();
+    for (const MessageId& id : e.message_ids) {
+      int64_t index = SimMessageIndex(id);
+      if (index >= 0 && static_cast<uint64_t>(index) < messages_.size()) {
+        excused_.insert(Pair(static_cast<uint64_t>(index), at));
+      }
+    }
+  }
+  void HandleCatchUp(uint32_t, const catchup::RetryScheduled&) { ++report_.catchup.retries; }
+  void HandleCatchUp(uint32_t, const catchup::ResponseRejected&) {
+    ++report_.catchup.rejected_responses;
+  }
+  template <typename Other>
+  void HandleCatchUp(uint32_t, const Other&) {}
 
   void Handle(uint32_t at, const MessageReady& e) {
     if (e.kind != MessageKind::kContent) return;
@@ -486,8 +731,10 @@ class Simulation {
     int32_t& received = received_at_[Pair(static_cast<uint64_t>(index), at)];
     if (received == kNot) received = delivered;
     ++delivered_pairs_;
+    if (applying_catchup_) ++report_.catchup.delivered_pairs;
     for (uint32_t dep : info.deps) {
-      if (messages_[dep].sender != at && delivered_at_[Pair(dep, at)] == kNot) {
+      if (messages_[dep].sender != at && delivered_at_[Pair(dep, at)] == kNot &&
+          (excused_.empty() || excused_.count(Pair(dep, at)) == 0)) {
         ++report_.causal_violations;
       }
     }
@@ -534,6 +781,7 @@ class Simulation {
     Member& m = members_[index];
     if (!m.online) return;
     Timestamp deadline = m.manager->NextDeadline();
+    if (m.driver) deadline = std::min(deadline, m.driver->NextDeadline());
     if (deadline == kNoDeadline) return;
     int64_t when = std::max<int64_t>(now_, (deadline - start_).count());
     if (when >= m.scheduled_tick) return;
@@ -547,6 +795,7 @@ class Simulation {
     m.online = false;
     m.scheduled_tick = kNever;
     // The process stops: with a store its state survives there.
+    RetireDriver(m);
     m.manager.reset();
     if (!keep_state) m.lost_state = true;
   }
@@ -564,6 +813,7 @@ class Simulation {
     }
     m.online = true;
     Timed([&] { m.manager->Tick(At(now_)); });
+    if (m.driver) Timed([&] { m.driver->Tick(At(now_)); });  // a round at once
     Drain(index);
   }
 
@@ -592,6 +842,7 @@ class Simulation {
           ErrorCode::kPersistence,
           "a participant could not be restored from its store: " + first_restore_error_.ToString());
     }
+    for (Member& m : members_) RetireDriver(m);
     RunReport& r = report_;
     r.scenario = s_.name;
     r.seed = s_.seed;
@@ -677,6 +928,13 @@ class Simulation {
   const Timestamp start_ = TimestampFromUnixMillis(1'800'000'000'000);
   std::mt19937_64 net_rng_;
   std::mt19937_64 traffic_rng_;
+  std::mt19937_64 store_rng_;
+  std::shared_ptr<catchup::ChannelLog> store_log_;  // the store node (sds-r-store)
+  std::unique_ptr<catchup::LogService> store_service_;
+  std::unordered_map<uint32_t, Exchange> exchanges_;
+  uint32_t next_exchange_ = 0;
+  bool applying_catchup_ = false;
+  std::unordered_set<size_t> excused_;  // pairs catch-up declared irretrievable
   std::priority_queue<Item, std::vector<Item>, Later> queue_;
   uint64_t order_ = 0;
   int64_t now_ = 0;

@@ -39,6 +39,28 @@ struct LatencySummary {
   double p50 = 0, p90 = 0, p99 = 0, max = 0;  // seconds
 };
 
+// Catch-up from the store node (recovery = sds-r-store). Requests and
+// responses are unicast, counted once each; they are not in Total().
+struct CatchUpReport {
+  bool enabled = false;
+  // What the store heard of the broadcasts, and what its log made of it.
+  uint64_t store_heard = 0, store_copies_lost = 0;
+  uint64_t store_appended = 0, store_duplicates = 0, store_not_stored = 0;
+  // Requests sent by the members' drivers, by kind, and their answers.
+  uint64_t requests = 0, sync_requests = 0, snapshot_requests = 0, fetch_requests = 0;
+  uint64_t request_bytes = 0, response_bytes = 0, responses = 0;
+  uint64_t requests_lost = 0, responses_lost = 0;
+  uint64_t responses_stale = 0;  // reached a member restarted or offline meanwhile
+  // The drivers' work.
+  uint64_t rounds = 0, entries_applied = 0, retries = 0, rejected_responses = 0;
+  uint64_t cold_starts = 0;    // HistoryGap with a cursor: a snapshot skipped history
+  uint64_t initial_loads = 0;  // HistoryGap without a cursor (first sync with the store)
+  uint64_t gap_entries = 0;    // log entries cold starts skipped (first_seq - cursor - 1)
+  uint64_t irretrievable = 0;  // ids the store no longer had (marked met)
+  // (message, recipient) pairs delivered while a store answer was applied.
+  uint64_t delivered_pairs = 0;
+};
+
 struct RunReport {
   std::string scenario;
   uint64_t seed = 0;
@@ -77,6 +99,7 @@ struct RunReport {
 
   // Traffic by kind.
   WireTraffic content, resends, syncs, repairs;
+  CatchUpReport catchup;
   uint64_t repair_request_entries = 0;  // repair_request entries broadcast
   uint64_t copies_sent = 0, copies_lost = 0;
 

@@ -140,6 +140,10 @@ class ReliabilityManager {
   // channel not admitted: ChannelAdmission::kLocal), kInvalidArgument (too
   // many channels). Own messages echoed back are duplicates.
   Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now);
+  // The same for bytes the caller already holds shared (one buffer received
+  // once and handed to several managers, as a simulator or a fan-out does):
+  // the engine keeps a reference instead of its own copy.
+  Result<UnwrapResult> Unwrap(const SharedBytes& wire, Timestamp now);
 
   // The application obtained these messages elsewhere (e.g. from a store):
   // stop waiting for them, deliver what they unblock, cancel their repairs.

@@ -410,7 +410,17 @@ Result<UnwrapResult> ReliabilityManager::Impl::Unwrap(ByteSpan wire, Timestamp n
                   "message of " + std::to_string(wire.size()) +
                       " bytes exceeds limits.decode.max_message_bytes");
   }
-  auto decoded_or = DecodeAny(SharedBytes(Bytes(wire.begin(), wire.end())), config_.limits.decode);
+  return UnwrapShared(SharedBytes(Bytes(wire.begin(), wire.end())), now, expected_channel);
+}
+
+Result<UnwrapResult> ReliabilityManager::Impl::UnwrapShared(const SharedBytes& wire, Timestamp now,
+                                                            const ChannelId* expected_channel) {
+  if (wire.size() > config_.limits.decode.max_message_bytes) {
+    return Status(ErrorCode::kMessageTooLarge,
+                  "message of " + std::to_string(wire.size()) +
+                      " bytes exceeds limits.decode.max_message_bytes");
+  }
+  auto decoded_or = DecodeAny(wire, config_.limits.decode);
   if (!decoded_or.ok()) return decoded_or.status();
   DecodedMessage decoded = std::move(*decoded_or);
   SDS_RETURN_IF_ERROR(ValidateReceived(decoded));
@@ -610,6 +620,9 @@ Result<SharedBytes> ReliabilityManager::MakeSyncMessage(const ChannelId& channel
 }
 Result<UnwrapResult> ReliabilityManager::Unwrap(ByteSpan wire, Timestamp now) {
   return impl_->Unwrap(wire, now);
+}
+Result<UnwrapResult> ReliabilityManager::Unwrap(const SharedBytes& wire, Timestamp now) {
+  return impl_->UnwrapShared(wire, now);
 }
 Status ReliabilityManager::MarkDependenciesMet(const ChannelId& channel_id,
                                                std::span<const MessageId> message_ids,

@@ -68,6 +68,8 @@ class ReliabilityManager::Impl {
   // `expected_channel`: reject (before any change) a message of another channel.
   Result<UnwrapResult> Unwrap(ByteSpan wire, Timestamp now,
                               const ChannelId* expected_channel = nullptr);
+  Result<UnwrapResult> UnwrapShared(const SharedBytes& wire, Timestamp now,
+                                    const ChannelId* expected_channel = nullptr);
   Status MarkDependenciesMet(const ChannelId& channel_id, std::span<const MessageId> message_ids,
                              Timestamp now);
 

@@ -22,6 +22,7 @@
 #include "sds/bloom_filter.h"
 #include "sds/codec.h"
 #include "sds/config.h"
+#include "sds/memory_store.h"
 #include "sds/reliability_manager.h"
 #include "tests/testutil/engine.h"
 
@@ -663,7 +664,9 @@ TEST_F(DeliberateDifferencesRepairRearm, PeerRequestPostponesOursDiffersFromNim)
 }
 
 // nim-sds test_reliability #60 keeps a request due "now" until a message
-// carries it; here Tick sends it at once in a sync message.
+// carries it; here Tick sends it at once in a sync message, and one T_max
+// overdue (the engine was not ticked meanwhile) goes out too, most overdue
+// first, where nim-sds drops it.
 TEST(DeliberateDifferences, DueRepairRequestGoesOutInSyncDiffersFromNim) {
   Config config = NimConfig("bob");
   auto m = Make(config);
@@ -672,15 +675,63 @@ TEST(DeliberateDifferences, DueRepairRequestGoesOutInSyncDiffersFromNim) {
   repair["m-stale"] = {E("m-stale", "alice"), kT0 - seconds{600}, 0};
   repair["m-fresh"] = {E("m-fresh", "alice"), kT0, 0};
   m->Tick(kT0);
-  EXPECT_EQ(repair.count("m-stale"), 0u);
-  ASSERT_EQ(repair.count("m-fresh"), 1u);
-  EXPECT_EQ(repair.at("m-fresh").attempts, 1);
-  EXPECT_EQ(repair.at("m-fresh").deadline, kT0 + seconds{300});
+  for (const char* id : {"m-stale", "m-fresh"}) {
+    ASSERT_EQ(repair.count(id), 1u) << id;
+    EXPECT_EQ(repair.at(id).attempts, 1) << id;
+    EXPECT_EQ(repair.at(id).deadline, kT0 + seconds{300}) << id;
+  }
   auto events = m->TakeEvents();
   ASSERT_EQ(events.size(), 1u);
   const auto* sync = std::get_if<SyncMessageReady>(&events[0]);
   ASSERT_NE(sync, nullptr) << Describe(events[0]);
-  EXPECT_THAT(Decoded(sync->wire).repair_request, ElementsAre(E("m-fresh", "alice")));
+  EXPECT_THAT(Decoded(sync->wire).repair_request,
+              ElementsAre(E("m-stale", "alice"), E("m-fresh", "alice")));
+}
+
+// A participant suspended (or offline) for longer than T_max, whose repair
+// request was never sent: at its first Tick back the request goes out, and
+// the answer releases what waited for it. (Dropping it, nim-sds's expiry,
+// left m2 buffered for good: nothing names m1 again.)
+TEST(RepairAfterSuspension, OverdueRequestGoesOutAtFirstTickAndTheAnswerDelivers) {
+  auto store = std::make_shared<MemoryStore>();
+  Config config = NimConfig("bob");
+  {
+    auto created = ReliabilityManager::Create(config, store);
+    ASSERT_TRUE(created.ok());
+    ASSERT_EQ(
+        MustUnwrapOutcome(
+            **created,
+            Wire({.id = "m2", .lamport = 2, .causal = {E("m1", "alice")}, .sender = "alice"}), kT0),
+        UnwrapOutcome::kBuffered);
+  }  // the process stops before T_req
+  auto created = ReliabilityManager::Create(config, store);
+  ASSERT_TRUE(created.ok());
+  auto& m = **created;
+  ASSERT_TRUE(m.EnsureChannel(kCh).ok());
+  const Timestamp back = kT0 + config.repair_t_max * 3;
+  m.Tick(back);
+  std::vector<Event> events = m.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  const auto* sync = std::get_if<SyncMessageReady>(&events[0]);
+  ASSERT_NE(sync, nullptr) << Describe(events[0]);
+  EXPECT_THAT(Decoded(sync->wire).repair_request, ElementsAre(E("m1", "alice")));
+  MustUnwrap(m, Wire({.id = "m1", .lamport = 1, .sender = "alice"}), back + seconds{1});
+  EXPECT_THAT(m.IncomingBuffer(kCh), IsEmpty());
+  EXPECT_THAT(m.PendingDependencies(kCh), IsEmpty());
+}
+
+// Without repair sync messages a request waits for the application's next
+// message; one T_max overdue gives up as in nim-sds (see
+// RepairRequestWaitsForNextWrapWithoutRepairSyncs), suspended or not.
+TEST(RepairAfterSuspension, WithoutRepairSyncsAnOverdueRequestStillExpires) {
+  Config config = NimConfig("bob");
+  config.repair_requests_in_sync_messages = false;
+  auto m = Make(config);
+  ASSERT_TRUE(m->EnsureChannel(kCh).ok());
+  auto& repair = State(*m).outgoing_repair;
+  repair["m-stale"] = {E("m-stale", "alice"), kT0 - seconds{600}, 0};
+  m->Tick(kT0);
+  EXPECT_EQ(repair.count("m-stale"), 0u);
 }
 
 // ---- Bounded buffers and the bloom filter -------------------------------------------------

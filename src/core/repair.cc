@@ -137,10 +137,16 @@ bool ReliabilityManager::Impl::TickRepairs(ChannelState& channel, Timestamp now)
       ++it;
     }
   }
-  // SDS-R requests that found no message to ride on within T_max give up.
+  // SDS-R requests that found no message to ride on within T_max give up
+  // (nim-sds). When sync messages carry due requests, every request finds
+  // one at its deadline, so a request T_max overdue only means the engine was
+  // not ticked (the app was suspended or offline): it goes out now instead,
+  // else the messages waiting for it would stay buffered for good, since
+  // nothing names so old a message again.
+  const bool expire = !config_.repair_requests_in_sync_messages;
   bool request_due = false;
   for (auto it = channel.outgoing_repair.begin(); it != channel.outgoing_repair.end();) {
-    if (it->second.deadline < now - config_.repair_t_max) {
+    if (expire && it->second.deadline < now - config_.repair_t_max) {
       TouchOutgoingRepair(channel, it->first);
       it = channel.outgoing_repair.erase(it);
     } else {
