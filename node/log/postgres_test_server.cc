@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +44,28 @@ std::string Tail(const std::string& path) {
   text << in.rdbuf();
   std::string s = text.str();
   return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
+}
+
+// Servers of test programs that crashed (no TearDown, no atexit) would run
+// for ever: each directory names its owner's pid, and a directory whose owner
+// is gone is stopped and removed by the next test program.
+void ReapOrphans(const std::string& bindir, const std::string& run_as) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("sds_pg_", 0) != 0) continue;
+    std::ifstream owner_file(entry.path() / "owner.pid");
+    long owner = 0;
+    if (!(owner_file >> owner) || owner <= 0) continue;
+    if (kill(static_cast<pid_t>(owner), 0) == 0 || errno != ESRCH) continue;
+    std::string data = (entry.path() / "data").string();
+    if (std::filesystem::exists(data + "/postmaster.pid")) {
+      std::string command =
+          run_as + bindir + "/pg_ctl -D " + data + " -m immediate -w stop" + " >/dev/null 2>&1";
+      if (std::system(command.c_str()) != 0) continue;
+    }
+    std::filesystem::remove_all(entry.path(), ec);
+  }
 }
 
 PostgresTestServer* g_server = nullptr;
@@ -100,6 +124,10 @@ bool PostgresTestServer::Init(std::string* error) {
     return false;
   }
   dir_ = templ;
+  {
+    std::ofstream owner(dir_ + "/owner.pid");
+    owner << getpid() << "\n";
+  }
   if (geteuid() == 0) {
     // initdb refuses to run as root.
     passwd* pw = getpwnam("postgres");
@@ -109,6 +137,7 @@ bool PostgresTestServer::Init(std::string* error) {
     }
     run_as_ = "runuser -u postgres -- ";
   }
+  ReapOrphans(bindir_, run_as_);
   if (!Run(run_as_ + bindir_ + "/initdb -D " + dir_ + "/data -U postgres -A trust -E UTF8" +
                " --no-sync --no-instructions",
            "initdb", error)) {
