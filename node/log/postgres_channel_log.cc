@@ -103,6 +103,51 @@ std::string ConnMessage(PGconn* conn) {
   return m;
 }
 
+constexpr Oid kInt8ArrayOid = 1016;
+constexpr Oid kByteaArrayOid = 1001;
+
+void PutInt32(std::string& out, int32_t v) {
+  auto u = static_cast<uint32_t>(v);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(u >> (24 - 8 * i)));
+}
+
+// A one-dimensional array parameter in PostgreSQL's binary array format.
+class BinaryArray {
+ public:
+  explicit BinaryArray(Oid element_type) : element_type_(element_type) {}
+  void Add(ByteSpan value) {
+    PutInt32(elements_, static_cast<int32_t>(value.size()));
+    elements_.append(reinterpret_cast<const char*>(value.data()), value.size());
+    ++count_;
+  }
+  void AddInt(int64_t v) {
+    PutInt32(elements_, 8);
+    auto u = static_cast<uint64_t>(v);
+    for (int i = 0; i < 8; ++i) elements_.push_back(static_cast<char>(u >> (56 - 8 * i)));
+    ++count_;
+  }
+  void AddNull() {
+    PutInt32(elements_, -1);
+    has_null_ = true;
+    ++count_;
+  }
+  std::string Encode() const {
+    std::string out;
+    PutInt32(out, 1);  // dimensions
+    PutInt32(out, has_null_ ? 1 : 0);
+    PutInt32(out, static_cast<int32_t>(element_type_));
+    PutInt32(out, count_);
+    PutInt32(out, 1);  // lower bound
+    return out + elements_;
+  }
+
+ private:
+  Oid element_type_;
+  std::string elements_;
+  int32_t count_ = 0;
+  bool has_null_ = false;
+};
+
 // Parameters of one statement, all sent in binary.
 class Params {
  public:
@@ -116,6 +161,9 @@ class Params {
   Params& Bytea(ByteSpan b) { return Add(kByteaOid, std::string(b.begin(), b.end())); }
   Params& Bytea(const std::string& s) { return Add(kByteaOid, s); }
   Params& Text(const std::string& s) { return Add(kTextOid, s); }
+  Params& Array(Oid array_type, const BinaryArray& array) {
+    return Add(array_type, array.Encode());
+  }
   Params& NullBytea() {
     types_.push_back(kByteaOid);
     values_.push_back(std::nullopt);
@@ -442,50 +490,98 @@ class PostgresChannelLog::Impl {
         .status();
   }
 
-  // Stores one filtered input into its (locked) channel, setting its
-  // disposition and seq; the caller saves the row.
-  Status Store(internal::FilteredInput& in, Timestamp now, ChannelRow& ch) {
-    AppendResult& r = in.result;
-    uint64_t seq = ch.meta.head_seq + 1;
-    Params params;
-    params.Int(ch.id).U(seq).Bytea(r.message_id).Int(in.lamport).Int(UnixMillis(now));
-    params.U(in.payload.size());
-    if (in.hint.empty()) {
-      params.NullBytea();
-    } else {
-      params.Bytea(in.hint);
-    }
-    params.Bytea(in.payload);
-    auto inserted = Exec(
-        "INSERT INTO sds_entries(channel, seq, message_id, lamport, received_at, size, hint,"
-        " payload) VALUES($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (channel, message_id) DO NOTHING RETURNING seq",
-        params);
-    if (!inserted.ok()) return inserted.status();
-    if (inserted->size() == 0) {
-      // Already there: report its seq, and record a hint it lacked.
-      r.disposition = AppendDisposition::kDuplicate;
-      auto found = Exec(
-          "SELECT seq, (hint IS NOT NULL)::int4 FROM sds_entries"
-          " WHERE channel=$1 AND message_id=$2",
-          Params().Int(ch.id).Bytea(r.message_id));
-      if (!found.ok()) return found.status();
-      if (found->size() != 1) return Corrupt("an entry conflicted and then could not be found");
-      r.seq = found->U(0, 0);
-      if (found->Int(0, 1) == 0 && !in.hint.empty()) {
-        auto updated = Exec("UPDATE sds_entries SET hint=$3 WHERE channel=$1 AND seq=$2",
-                            Params().Int(ch.id).U(r.seq).Bytea(in.hint));
-        if (!updated.ok()) return updated.status();
+  // Stores the filtered inputs of one (locked) channel, in order, setting
+  // each one's disposition and seq; the caller saves the row. A few round
+  // trips whatever the batch size: the ids already stored are looked up in
+  // one query, the new entries inserted in another (the row lock keeps every
+  // other writer of the channel out meanwhile, so nothing can conflict).
+  Status StoreBatch(const std::vector<internal::FilteredInput*>& inputs, Timestamp now,
+                    ChannelRow& ch) {
+    if (inputs.empty()) return Status::Ok();
+    struct Known {
+      uint64_t seq;
+      bool has_hint;
+      internal::FilteredInput* pending;  // new in this batch: not yet inserted
+    };
+    std::map<MessageId, Known> known;
+    {
+      BinaryArray ids(kByteaOid);
+      for (const internal::FilteredInput* in : inputs) ids.Add(Span(in->result.message_id));
+      auto rows = Exec(
+          "SELECT message_id, seq, (hint IS NOT NULL)::int4 FROM sds_entries"
+          " WHERE channel=$1 AND message_id = ANY($2)",
+          Params().Int(ch.id).Array(kByteaArrayOid, ids));
+      if (!rows.ok()) return rows.status();
+      for (int r = 0; r < rows->size(); ++r) {
+        known[rows->Str(r, 0)] = Known{rows->U(r, 1), rows->Int(r, 2) != 0, nullptr};
       }
-      return Status::Ok();
     }
+    std::vector<internal::FilteredInput*> fresh;
+    std::vector<std::pair<uint64_t, ByteSpan>> hint_updates;
     ChannelMeta& m = ch.meta;
-    m.head_seq = seq;
-    m.max_lamport = std::max(m.max_lamport, in.lamport);
-    m.retained_count += 1;
-    m.retained_bytes += in.payload.size();
-    r.disposition = AppendDisposition::kAppended;
-    r.seq = seq;
+    for (internal::FilteredInput* in : inputs) {
+      AppendResult& r = in->result;
+      auto it = known.find(r.message_id);
+      if (it != known.end()) {
+        // Already there (or earlier in this batch): its seq; record a hint
+        // it lacked.
+        r.disposition = AppendDisposition::kDuplicate;
+        r.seq = it->second.seq;
+        if (!it->second.has_hint && !in->hint.empty()) {
+          it->second.has_hint = true;
+          if (it->second.pending != nullptr) {
+            it->second.pending->hint = in->hint;
+          } else {
+            hint_updates.emplace_back(r.seq, in->hint);
+          }
+        }
+        continue;
+      }
+      uint64_t seq = m.head_seq + 1;
+      m.head_seq = seq;
+      m.max_lamport = std::max(m.max_lamport, in->lamport);
+      m.retained_count += 1;
+      m.retained_bytes += in->payload.size();
+      r.disposition = AppendDisposition::kAppended;
+      r.seq = seq;
+      known[r.message_id] = Known{seq, !in->hint.empty(), in};
+      fresh.push_back(in);
+    }
+    if (!fresh.empty()) {
+      BinaryArray seqs(kInt8Oid), ids(kByteaOid), lamports(kInt8Oid), sizes(kInt8Oid),
+          hints(kByteaOid), payloads(kByteaOid);
+      for (const internal::FilteredInput* in : fresh) {
+        seqs.AddInt(static_cast<int64_t>(in->result.seq));
+        ids.Add(Span(in->result.message_id));
+        lamports.AddInt(in->lamport);
+        sizes.AddInt(static_cast<int64_t>(in->payload.size()));
+        if (in->hint.empty()) {
+          hints.AddNull();
+        } else {
+          hints.Add(in->hint);
+        }
+        payloads.Add(in->payload);
+      }
+      auto inserted = Exec(
+          "INSERT INTO sds_entries(channel, seq, message_id, lamport, received_at, size, hint,"
+          " payload) SELECT $1, e.seq, e.id, e.lamport, $2, e.size, e.hint, e.payload"
+          " FROM unnest($3, $4, $5, $6, $7, $8) AS e(seq, id, lamport, size, hint, payload)",
+          Params()
+              .Int(ch.id)
+              .Int(UnixMillis(now))
+              .Array(kInt8ArrayOid, seqs)
+              .Array(kByteaArrayOid, ids)
+              .Array(kInt8ArrayOid, lamports)
+              .Array(kInt8ArrayOid, sizes)
+              .Array(kByteaArrayOid, hints)
+              .Array(kByteaArrayOid, payloads));
+      if (!inserted.ok()) return inserted.status();
+    }
+    for (const auto& [seq, hint] : hint_updates) {
+      auto updated = Exec("UPDATE sds_entries SET hint=$3 WHERE channel=$1 AND seq=$2",
+                          Params().Int(ch.id).U(seq).Bytea(hint));
+      if (!updated.ok()) return updated.status();
+    }
     return Status::Ok();
   }
 
@@ -820,12 +916,18 @@ Result<std::vector<AppendResult>> PostgresChannelLog::Append(std::span<const App
         if (!ch.ok()) return ch.status();
         channels.emplace(name, std::move(**ch));
       }
-      std::set<ChannelId> dirty;
+      std::map<ChannelId, std::vector<internal::FilteredInput*>> by_channel;
       for (internal::FilteredInput& in : work) {
-        if (in.result.disposition != AppendDisposition::kAppended) continue;
-        ChannelRow& ch = channels.at(in.result.channel_id);
-        SDS_RETURN_IF_ERROR(impl_->Store(in, now, ch));
-        if (in.result.disposition == AppendDisposition::kAppended) dirty.insert(ch.meta.channel_id);
+        if (in.result.disposition == AppendDisposition::kAppended) {
+          by_channel[in.result.channel_id].push_back(&in);
+        }
+      }
+      std::set<ChannelId> dirty;
+      for (auto& [name, ins] : by_channel) {
+        ChannelRow& ch = channels.at(name);
+        uint64_t head = ch.meta.head_seq;
+        SDS_RETURN_IF_ERROR(impl_->StoreBatch(ins, now, ch));
+        if (ch.meta.head_seq != head) dirty.insert(name);
       }
       for (const ChannelId& name : dirty) {
         ChannelRow& ch = channels.at(name);
@@ -944,7 +1046,9 @@ Status PostgresChannelLog::Import(const ChannelId& channel_id,
     ch.meta.channel_id = channel_id;
     ch.meta.epoch = internal::MintEpoch(impl_->options_.entropy);
     std::vector<internal::FilteredInput> work = accepted;
-    for (internal::FilteredInput& in : work) SDS_RETURN_IF_ERROR(impl_->Store(in, now, ch));
+    std::vector<internal::FilteredInput*> ins;
+    for (internal::FilteredInput& in : work) ins.push_back(&in);
+    SDS_RETURN_IF_ERROR(impl_->StoreBatch(ins, now, ch));
     SDS_RETURN_IF_ERROR(impl_->SaveChannel(ch));
     return impl_->Notify(ch);
   });
