@@ -27,13 +27,15 @@
 //   an advisory lock (several nodes may start at once); a database from a
 //   newer schema is refused and never modified.
 //
-// Live notification across nodes. After each commit that moves a channel's
-// head or replaces its history (Append, Import, Truncate, MarkRestored) the
-// transaction
-// sends NOTIFY on kNotifyChannel, one per channel, with the payload
+// Live notification across nodes. Each commit that moves a channel's head or
+// replaces its history (Append, Import, Truncate, MarkRestored) sends NOTIFY
+// on kNotifyChannel, one per changed channel, with the payload
 //   "<head_seq> <channel id in lowercase hex>"
-// delivered to listeners in the same database only once the transaction has
-// committed. PostgresAppendListener (below) receives them.
+// which PostgreSQL delivers to the listeners of the same database only once
+// the transaction has committed (a batch of duplicates sends none). The
+// payload limit (8000 bytes) bounds channel ids at 3979 bytes; the
+// decoder's default id limit (DecodeLimits::max_id_bytes, 256) is far below.
+// PostgresAppendListener (below) receives them.
 //
 // Connection failures. A call that finds the connection broken, or breaks it,
 // returns kPersistence saying so; the transaction it was in is rolled back by
@@ -115,8 +117,12 @@ class PostgresChannelLog : public ChannelLog {
 //
 // Wiring into an event loop (e.g. Asio): wait until socket() is readable
 // (boost::asio::posix::stream_descriptor on a dup() of it, async_wait(read)),
-// then call Drain(); repeat. Drain() never blocks. Without an event loop,
-// Wait(timeout) polls the socket.
+// then call Drain(); repeat. Drain() does not wait for notifications; only
+// reconnecting (a blocking connect, bounded by connect_timeout in the
+// conninfo) takes time. Without an event loop, Wait(timeout) polls the
+// socket. A server that goes away makes the socket readable (end of stream),
+// so the next Drain() notices at once; when it cannot reconnect, socket() is
+// -1 and the caller retries Drain() from a timer.
 //
 // Notifications carry no history: a listener that was disconnected may have
 // missed some. Drain() reconnects a broken connection (and LISTENs again)

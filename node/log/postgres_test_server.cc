@@ -112,10 +112,12 @@ bool PostgresTestServer::Run(const std::string& command, const std::string& what
 
 bool PostgresTestServer::Init(std::string* error) {
   bindir_ = FindBindir();
-  if (bindir_.empty()) {
-    *error =
-        "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin "
-        "(install Debian's `postgresql` package, see scripts/bootstrap.sh, or set SDS_PG_BINDIR)";
+  if (bindir_.empty() || !std::filesystem::exists(bindir_ + "/initdb") ||
+      !std::filesystem::exists(bindir_ + "/pg_ctl")) {
+    *error = "PostgreSQL server binaries (initdb, pg_ctl) not found in " +
+             (bindir_.empty() ? std::string("/usr/lib/postgresql/*/bin") : bindir_) +
+             " (install Debian's `postgresql` package, see scripts/bootstrap.sh, or set "
+             "SDS_PG_BINDIR)";
     return false;
   }
   char templ[] = "/tmp/sds_pg_XXXXXX";
