@@ -16,7 +16,11 @@
 //   deadlock (SQLSTATE 40001, 40P01) is retried, up to
 //   Options::max_retries times.
 // - One transaction per Append batch: entries, head_seq, retention (which
-//   moves low_seq) and the notification commit together.
+//   moves low_seq) and the notification commit together. The global byte cap
+//   (max_bytes_total) is applied at append to the channels no other node is
+//   writing at that instant (they trim themselves), so it can be exceeded by
+//   the batches in flight until they commit; ApplyRetention enforces it
+//   exactly.
 // - No metadata is cached between calls (another node may have written): each
 //   Read() runs in one REPEATABLE READ, READ ONLY transaction, so everything a
 //   view returns comes from one snapshot (I4).

@@ -451,11 +451,13 @@ class PostgresChannelLog::Impl {
     return Failure("creating channel " + Hex(name), "the row kept disappearing");
   }
 
-  // Every channel's row, locked, in name order.
-  Result<std::vector<ChannelRow>> LockAllChannels() {
+  // Every channel's row, locked, in name order; with `skip_locked`, only
+  // those no other transaction holds (and never waiting).
+  Result<std::vector<ChannelRow>> LockAllChannels(bool skip_locked = false) {
     static const std::string kSelect =
         std::string("SELECT ") + kChannelColumns + " FROM sds_channels ORDER BY name FOR UPDATE";
-    auto rows = Exec(kSelect.c_str());
+    static const std::string kSelectSkip = kSelect + " SKIP LOCKED";
+    auto rows = Exec(skip_locked ? kSelectSkip.c_str() : kSelect.c_str());
     if (!rows.ok()) return rows.status();
     std::vector<ChannelRow> out;
     for (int r = 0; r < rows->size(); ++r) {
@@ -641,19 +643,26 @@ class PostgresChannelLog::Impl {
   }
 
   // The global byte cap: the entries received first, whatever their channel.
-  // Locks every channel, but only when the cap is exceeded.
-  Result<uint64_t> RetainTotal() {
+  // Runs only when the cap is exceeded. ApplyRetention locks every channel
+  // (waiting for writers). An Append, which already holds its channels' rows,
+  // takes only the rows nobody else holds (SKIP LOCKED): waiting there would
+  // deadlock two appenders on different channels. A channel being written
+  // meanwhile is trimmed by its own writer's transaction, so the cap can be
+  // exceeded by the batches in flight, until they commit.
+  Result<uint64_t> RetainTotal(bool skip_locked) {
     const uint64_t cap = options_.retention.max_bytes_total;
     if (cap == 0) return uint64_t{0};
     auto total_rows = Exec("SELECT coalesce(sum(retained_bytes), 0)::int8 FROM sds_channels");
     if (!total_rows.ok()) return total_rows.status();
     uint64_t total = total_rows->U(0, 0);
     if (total <= cap) return uint64_t{0};
-    auto all = LockAllChannels();
+    auto all = LockAllChannels(skip_locked);
     if (!all.ok()) return all.status();
     std::vector<ChannelRow>& channels = *all;
-    total = 0;
-    for (const ChannelRow& ch : channels) total += ch.meta.retained_bytes;
+    if (!skip_locked) {
+      total = 0;
+      for (const ChannelRow& ch : channels) total += ch.meta.retained_bytes;
+    }
     struct Front {
       int64_t received_at;
       uint64_t size;
@@ -939,7 +948,7 @@ Result<std::vector<AppendResult>> PostgresChannelLog::Append(std::span<const App
         SDS_RETURN_IF_ERROR(impl_->Notify(ch));
       }
       if (impl_->options_.retention_at_append && !dirty.empty()) {
-        auto removed = impl_->RetainTotal();
+        auto removed = impl_->RetainTotal(/*skip_locked=*/true);
         if (!removed.ok()) return removed.status();
       }
       return Status::Ok();
@@ -964,7 +973,7 @@ Result<uint64_t> PostgresChannelLog::ApplyRetention(Timestamp now) {
       if (!n.ok()) return n.status();
       removed += *n;
     }
-    auto n = impl_->RetainTotal();
+    auto n = impl_->RetainTotal(/*skip_locked=*/false);
     if (!n.ok()) return n.status();
     removed += *n;
     return Status::Ok();
