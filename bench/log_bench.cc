@@ -8,6 +8,15 @@
 //   BM_HandleSyncDeltaPage/<backend>  the same, bytes in, bytes out
 //   BM_SqliteAppend/<batch>     content messages appended into SQLite in
 //                               batches of 1, 10 and 100 (items/s = messages/s)
+//   BM_PostgresAppend/<batch>   the same into PostgreSQL (one connection)
+//   BM_PostgresAppendNodes/<shared>/threads:4  four nodes (connections)
+//                               appending batches of 10 at once, into one
+//                               channel (shared=1: they queue on its row
+//                               lock) or one channel each (shared=0)
+// The PostgreSQL benchmarks need a scratch database:
+//   SDS_BENCH_POSTGRES="host=/tmp/pg dbname=bench" sds_log_bench --benchmark_filter=Postgres
+// (they report an error without it). Ids are unique per run, so a database
+// may be reused; retention (10,000 per channel) keeps its size bounded.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -22,6 +31,13 @@
 #include "sds/log_service.h"
 #include "sds/memory_channel_log.h"
 #include "sds/sqlite_channel_log.h"
+#ifdef SDS_WITH_POSTGRES
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+
+#include "sds/postgres_channel_log.h"
+#endif
 
 namespace {
 
@@ -51,7 +67,8 @@ ChannelLogOptions Options() {
 // (field 1 comes first: tag, length, id), so making one costs a memcpy.
 class MessageFactory {
  public:
-  MessageFactory(const ChannelId& channel, size_t content_bytes) {
+  MessageFactory(const ChannelId& channel, size_t content_bytes, uint64_t first_id = 0)
+      : next_(first_id) {
     Bytes content(content_bytes, 'x');
     Message m;
     m.message_id = std::string(16, '0');
@@ -71,7 +88,7 @@ class MessageFactory {
 
  private:
   Bytes wire_;
-  uint64_t next_ = 0;
+  uint64_t next_;
 };
 
 std::shared_ptr<ChannelLog> MakeLog(int backend, const std::string& tag) {
@@ -212,6 +229,73 @@ void BM_SqliteAppend(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
 }
 BENCHMARK(BM_SqliteAppend)->Arg(1)->Arg(10)->Arg(100);
+
+#ifdef SDS_WITH_POSTGRES
+// Ids never seen by the database before: the run's clock in the top 24 bits,
+// a factory number in the next 8, a counter below.
+uint64_t FreshIds() {
+  static const uint64_t run =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()) &
+      0xFFFFFF;
+  static std::atomic<uint64_t> factory{0};
+  return run << 40 | (factory++ & 0xFF) << 32;
+}
+
+std::unique_ptr<PostgresChannelLog> OpenPostgres(benchmark::State& state) {
+  const char* conninfo = std::getenv("SDS_BENCH_POSTGRES");
+  if (conninfo == nullptr || *conninfo == '\0') {
+    state.SkipWithError("set SDS_BENCH_POSTGRES to the libpq conninfo of a scratch database");
+    return nullptr;
+  }
+  auto log = PostgresChannelLog::Open(conninfo, Options());
+  if (!log.ok()) {
+    state.SkipWithError(log.status().ToString().c_str());
+    return nullptr;
+  }
+  return std::move(*log);
+}
+
+// Appends batches of `batch` messages from `factory` until the state ends.
+void AppendBatches(benchmark::State& state, ChannelLog& log, MessageFactory& factory,
+                   size_t batch) {
+  std::vector<Bytes> wires(batch);
+  std::vector<AppendInput> inputs(batch);
+  for (auto _ : state) {
+    for (size_t i = 0; i < batch; ++i) {
+      wires[i] = factory.Next();
+      inputs[i] = AppendInput{wires[i], {}};
+    }
+    auto results = log.Append(inputs, kNow);
+    if (!results.ok() || (*results)[0].disposition != AppendDisposition::kAppended) {
+      state.SkipWithError(results.ok() ? "not appended" : results.status().ToString().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
+}
+
+void BM_PostgresAppend(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  auto log = OpenPostgres(state);
+  if (log == nullptr) return;
+  MessageFactory factory("pg-single-" + std::to_string(batch), 1000, FreshIds());
+  AppendBatches(state, *log, factory, batch);
+}
+BENCHMARK(BM_PostgresAppend)->Arg(1)->Arg(10)->Arg(100)->UseRealTime();
+
+void BM_PostgresAppendNodes(benchmark::State& state) {
+  const bool shared = state.range(0) != 0;
+  auto log = OpenPostgres(state);
+  if (log == nullptr) return;
+  MessageFactory factory(
+      shared ? std::string("pg-shared") : "pg-node-" + std::to_string(state.thread_index()), 1000,
+      FreshIds());
+  AppendBatches(state, *log, factory, 10);
+}
+BENCHMARK(BM_PostgresAppendNodes)->Arg(0)->Arg(1)->Threads(4)->UseRealTime();
+#endif
 
 }  // namespace
 

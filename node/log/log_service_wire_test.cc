@@ -14,6 +14,8 @@ namespace {
 class LogServiceWireTest : public BackendTest {
  protected:
   void SetUp() override {
+    BackendTest::SetUp();
+    if (HasFatalFailure()) return;
     Open();
     std::vector<Bytes> wires;
     for (int i = 1; i <= 12; ++i) wires.push_back(ContentMessage("m" + std::to_string(i), "ch", i));

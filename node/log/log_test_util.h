@@ -128,19 +128,23 @@ inline ChannelMeta MustMeta(ChannelLog& log, const ChannelId& channel = "ch") {
   return meta.ok() && meta->has_value() ? **meta : ChannelMeta{};
 }
 
-// Open() opens a fresh log (a new file for sqlite) of the backend named by the
-// test parameter ("memory" or "sqlite"); Reopen() closes the last one and
-// opens its file again (sqlite only).
+// Open() opens a fresh log (a new file for sqlite, a new database on the
+// shared test server for postgres) of the backend named by the test parameter
+// ("memory", "sqlite" or "postgres"); Reopen() closes the last one and opens
+// its file / database again (persistent backends only).
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
+  // Fails the test, clearly, when its backend's server cannot be started.
+  void SetUp() override;
   std::shared_ptr<ChannelLog> Open(ChannelLogOptions options = Options());
-  bool persistent() const { return GetParam() == "sqlite"; }
+  bool persistent() const { return GetParam() != "memory"; }
   std::shared_ptr<ChannelLog> Reopen(ChannelLogOptions options = Options(99));
 
   // The file of the last Open (sqlite).
   const std::string& path() const { return paths_.back()->str(); }
 
   std::vector<std::unique_ptr<TempPath>> paths_;
+  std::string conninfo_;  // of the last Open (postgres)
   std::shared_ptr<ChannelLog> log_;
 };
 
