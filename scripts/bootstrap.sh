@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev      # tests and benchmarks
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev                                  # SqliteStore
+  libboost-dev libspdlog-dev libfmt-dev           # sds-node: Beast/Asio, logs
   libcli11-dev libtomlplusplus-dev gnuplot-nox    # the sds tool: flags, scenarios, plots
   clang clang-14                                  # the `clang` and `fuzz` presets
   libclang-rt-14-dev                              # libFuzzer, ASan/UBSan runtimes for clang
