@@ -48,8 +48,8 @@ class RouterTest : public ::testing::Test {
 TEST_F(RouterTest, PublishThenSyncAsJsonAndProtobuf) {
   PublishRequest publish;
   publish.messages = {ContentMessage("m1", "ch", 1), ContentMessage("m2", "ch", 2)};
-  HttpResponse published = Call(http::verb::post, "/v1/publish",
-                                ToString(EncodePublishRequest(publish)), kProtobufType);
+  HttpResponse published =
+      Call(http::verb::post, "/v1/publish", ToString(EncodePublishRequest(publish)), kProtobufType);
   ASSERT_EQ(published.result_int(), 200u) << published.body();
   EXPECT_EQ(log_->Meta("ch")->value().head_seq, 2u);
 
@@ -64,8 +64,8 @@ TEST_F(RouterTest, PublishThenSyncAsJsonAndProtobuf) {
 
   const catchup::Epoch epoch = log_->Meta("ch")->value().epoch;
   sync.channels[0].cursor = catchup::Cursor{epoch, 0};
-  HttpResponse proto = Call(http::verb::post, "/v1/sync",
-                            ToString(catchup::EncodeSyncRequest(sync)), kProtobufType);
+  HttpResponse proto =
+      Call(http::verb::post, "/v1/sync", ToString(catchup::EncodeSyncRequest(sync)), kProtobufType);
   ASSERT_EQ(proto.result_int(), 200u);
   auto decoded = catchup::DecodeSyncResponse(Span(proto.body()));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
@@ -76,8 +76,9 @@ TEST_F(RouterTest, PublishThenSyncAsJsonAndProtobuf) {
   EXPECT_EQ(response.channels[0].entries[1].message_id, "m2");
 
   // Protobuf in, JSON out when Accept asks for it.
-  HttpResponse mixed = Call(http::verb::post, "/v1/sync", ToString(catchup::EncodeSyncRequest(sync)),
-                            kProtobufType, "application/json");
+  HttpResponse mixed =
+      Call(http::verb::post, "/v1/sync", ToString(catchup::EncodeSyncRequest(sync)), kProtobufType,
+           "application/json");
   ASSERT_EQ(mixed.result_int(), 200u);
   EXPECT_EQ(nlohmann::json::parse(mixed.body())["channels"][0]["entries"][1]["message_id"],
             Base64Encode(std::string("m2")));
@@ -85,7 +86,8 @@ TEST_F(RouterTest, PublishThenSyncAsJsonAndProtobuf) {
 
 TEST_F(RouterTest, SnapshotFetchBackfillAnswerJson) {
   PublishRequest publish;
-  for (int i = 1; i <= 5; ++i) publish.messages.push_back(ContentMessage("m" + std::to_string(i), "ch", i));
+  for (int i = 1; i <= 5; ++i)
+    publish.messages.push_back(ContentMessage("m" + std::to_string(i), "ch", i));
   ASSERT_EQ(PostJson("/v1/publish", ToJson(publish)).result_int(), 200u);
   auto snapshot = PostJson("/v1/snapshot", {{"protocol_version", 1},
                                             {"channel_ids", {Base64Encode(std::string("ch"))}},
@@ -94,10 +96,11 @@ TEST_F(RouterTest, SnapshotFetchBackfillAnswerJson) {
   auto s = nlohmann::json::parse(snapshot.body());
   EXPECT_EQ(s["channels"][0]["snapshot_seq"], 5);
   EXPECT_EQ(s["channels"][0]["entries"].size(), 2u);
-  auto fetch = PostJson("/v1/fetch", {{"protocol_version", 1},
-                                      {"channel_id", Base64Encode(std::string("ch"))},
-                                      {"message_ids", {Base64Encode(std::string("m3")),
-                                                       Base64Encode(std::string("zz"))}}});
+  auto fetch = PostJson(
+      "/v1/fetch",
+      {{"protocol_version", 1},
+       {"channel_id", Base64Encode(std::string("ch"))},
+       {"message_ids", {Base64Encode(std::string("m3")), Base64Encode(std::string("zz"))}}});
   ASSERT_EQ(fetch.result_int(), 200u) << fetch.body();
   auto f = nlohmann::json::parse(fetch.body());
   EXPECT_EQ(f["entries"][0]["seq"], 3);
@@ -126,7 +129,8 @@ TEST_F(RouterTest, BadRequestsAre4xxAndStoreNothing) {
   const std::string garbage = "\xff\xff\xff\xff\x0f garbage";
   const std::vector<Case> cases = {
       {"garbage protobuf sync", http::verb::post, "/v1/sync", garbage, kProtobufType, 400, ""},
-      {"garbage protobuf publish", http::verb::post, "/v1/publish", garbage, kProtobufType, 400, ""},
+      {"garbage protobuf publish", http::verb::post, "/v1/publish", garbage, kProtobufType, 400,
+       ""},
       {"bad JSON", http::verb::post, "/v1/sync", "{\"channels\": [", kJsonType, 400, "BAD_REQUEST"},
       {"JSON of the wrong shape", http::verb::post, "/v1/sync", "{\"channels\": 5}", kJsonType, 400,
        "BAD_REQUEST"},
@@ -134,8 +138,8 @@ TEST_F(RouterTest, BadRequestsAre4xxAndStoreNothing) {
        R"({"protocol_version":1,"messages":["***"]})", kJsonType, 400, "BAD_REQUEST"},
       {"deep JSON", http::verb::post, "/v1/sync", std::string(10000, '['), kJsonType, 413,
        "TOO_LARGE"},
-      {"wrong version", http::verb::post, "/v1/sync",
-       R"({"protocol_version":7,"channels":[]})", kJsonType, 400, "UNSUPPORTED_VERSION"},
+      {"wrong version", http::verb::post, "/v1/sync", R"({"protocol_version":7,"channels":[]})",
+       kJsonType, 400, "UNSUPPORTED_VERSION"},
       {"wrong publish version", http::verb::post, "/v1/publish",
        R"({"protocol_version":9,"messages":["AAAA"]})", kJsonType, 400, "UNSUPPORTED_VERSION"},
       {"wrong content type", http::verb::post, "/v1/sync", "x", "text/plain", 415, "BAD_REQUEST"},
@@ -175,7 +179,8 @@ TEST_F(RouterTest, OversizedBodiesAre413) {
   config.limits.max_body_bytes = 1000;
   config.limits.max_messages_per_publish = 2;
   Make(config);
-  EXPECT_EQ(Call(http::verb::post, "/v1/sync", std::string(2000, ' '), kJsonType).result_int(), 413u);
+  EXPECT_EQ(Call(http::verb::post, "/v1/sync", std::string(2000, ' '), kJsonType).result_int(),
+            413u);
   EXPECT_EQ(Call(http::verb::post, "/v1/sync", std::string(2000, '\0'), kProtobufType).result_int(),
             413u);
   PublishRequest publish;
@@ -191,10 +196,10 @@ TEST_F(RouterTest, OversizedBodiesAre413) {
   catchup::SyncRequest sync;
   for (int i = 0; i < 4; ++i) sync.channels.push_back({"c" + std::to_string(i), std::nullopt});
   EXPECT_EQ(PostJson("/v1/sync", ToJson(sync)).result_int(), 413u);
-  EXPECT_EQ(Call(http::verb::post, "/v1/sync", ToString(catchup::EncodeSyncRequest(sync)),
-                 kProtobufType)
-                .result_int(),
-            413u);
+  EXPECT_EQ(
+      Call(http::verb::post, "/v1/sync", ToString(catchup::EncodeSyncRequest(sync)), kProtobufType)
+          .result_int(),
+      413u);
 }
 
 TEST_F(RouterTest, RateLimitAnswers429ThenRefills) {
@@ -202,9 +207,11 @@ TEST_F(RouterTest, RateLimitAnswers429ThenRefills) {
   config.limits.rate_limit_per_s = 1;
   config.limits.rate_limit_burst = 3;
   Make(config);
-  auto now = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::time_point{});
+  auto now = std::make_shared<std::chrono::steady_clock::time_point>(
+      std::chrono::steady_clock::time_point{});
   node_->set_clock([now] { return *now; });
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Call(http::verb::get, "/v1/healthz", "", "").result_int(), 200u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(Call(http::verb::get, "/v1/healthz", "", "").result_int(), 200u);
   HttpResponse limited = Call(http::verb::get, "/v1/healthz", "", "");
   EXPECT_EQ(limited.result_int(), 429u);
   EXPECT_EQ(limited[http::field::retry_after], "1");
@@ -228,11 +235,13 @@ TEST_F(RouterTest, MetricsExposeCountersAndChannels) {
   HttpResponse m = Call(http::verb::get, "/v1/metrics", "", "");
   ASSERT_EQ(m.result_int(), 200u);
   const std::string& text = m.body();
-  EXPECT_NE(text.find("sds_node_cold_starts_total{reason=\"no_cursor\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("sds_node_cold_starts_total{reason=\"no_cursor\"} 1"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("sds_node_channel_head_seq{channel=\"room\"} 1"), std::string::npos);
   EXPECT_NE(text.find("sds_node_channel_low_seq{channel=\"room\"} 1"), std::string::npos);
-  EXPECT_NE(text.find("sds_node_requests_total{endpoint=\"publish\",status=\"200\",outcome=\"ok\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("sds_node_requests_total{endpoint=\"publish\",status=\"200\",outcome=\"ok\"} 1"),
+      std::string::npos);
   EXPECT_NE(text.find("sds_node_append_seconds_count 1"), std::string::npos);
   EXPECT_NE(text.find("sds_node_appended_total 1"), std::string::npos);
 }

@@ -182,7 +182,8 @@ class Subscriber {
 inline catchup::Epoch EpochFromJson(const nlohmann::json& value) {
   catchup::Epoch epoch{};
   auto bytes = Base64Decode(value.get<std::string>());
-  if (bytes && bytes->size() == epoch.size()) std::copy(bytes->begin(), bytes->end(), epoch.begin());
+  if (bytes && bytes->size() == epoch.size())
+    std::copy(bytes->begin(), bytes->end(), epoch.begin());
   return epoch;
 }
 

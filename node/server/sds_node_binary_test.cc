@@ -86,8 +86,8 @@ uint64_t MetricValue(const std::string& text, const std::string& series) {
 
 TEST(SdsNodeBinary, RestartOnTheSameFileResumesWithZeroColdStarts) {
   TempPath db("binary.db");
-  const std::vector<std::string> args = {"--port", "0", "--database", db.str(), "--threads", "2",
-                                         "--log-level", "warn"};
+  const std::vector<std::string> args = {"--port",    "0", "--database",  db.str(),
+                                         "--threads", "2", "--log-level", "warn"};
   catchup::SyncRequest sync;
   {
     NodeProcess process(args);
@@ -100,13 +100,14 @@ TEST(SdsNodeBinary, RestartOnTheSameFileResumesWithZeroColdStarts) {
     ASSERT_EQ(http.Post("/v1/publish", ToString(EncodePublishRequest(publish))).result_int(), 200u);
     // A client's first sync: a cold start (no cursor), then the snapshot.
     sync.channels.push_back({"room", std::nullopt});
-    auto first = http.Post("/v1/snapshot", DumpJson({{"protocol_version", 1},
-                                                     {"channel_ids", {Base64Encode(std::string("room"))}}}),
-                           kJsonType);
+    auto first = http.Post(
+        "/v1/snapshot",
+        DumpJson({{"protocol_version", 1}, {"channel_ids", {Base64Encode(std::string("room"))}}}),
+        kJsonType);
     ASSERT_EQ(first.result_int(), 200u) << first.body();
     auto snapshot = nlohmann::json::parse(first.body())["channels"][0];
-    sync.channels[0].cursor = catchup::Cursor{EpochFromJson(snapshot["epoch"]),
-                                              snapshot["snapshot_seq"].get<uint64_t>()};
+    sync.channels[0].cursor =
+        catchup::Cursor{EpochFromJson(snapshot["epoch"]), snapshot["snapshot_seq"].get<uint64_t>()};
     EXPECT_EQ(sync.channels[0].cursor->seq, 3u);
     EXPECT_EQ(process.Terminate(), 0);
   }
@@ -119,8 +120,9 @@ TEST(SdsNodeBinary, RestartOnTheSameFileResumesWithZeroColdStarts) {
   EXPECT_EQ(nlohmann::json::parse(r.body())["channels"][0]["status"], "SYNC_STATUS_UP_TO_DATE");
   const std::string metrics = http.Get("/v1/metrics").body();
   for (const char* reason : {"no_cursor", "epoch_mismatch", "behind_retention", "ahead_of_head"}) {
-    EXPECT_EQ(MetricValue(metrics, std::string("sds_node_cold_starts_total{reason=\"") + reason + "\"}"),
-              0u)
+    EXPECT_EQ(
+        MetricValue(metrics, std::string("sds_node_cold_starts_total{reason=\"") + reason + "\"}"),
+        0u)
         << reason;
   }
   EXPECT_EQ(MetricValue(metrics, "sds_node_channel_head_seq{channel=\"room\"}"), 3u);
@@ -136,10 +138,10 @@ TEST(SdsNodeBinary, HelpDocumentsEveryFlag) {
   size_t n;
   while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) help.append(buffer, n);
   EXPECT_EQ(pclose(pipe), 0);
-  for (const char* flag : {"--config", "--listen", "--port", "--threads", "--database", "--memory",
-                           "--max-body-bytes", "--max-connections", "--rate-limit-per-s",
-                           "--max-subscriber-queue-frames", "--http-idle-timeout-s",
-                           "--shutdown-grace-ms"}) {
+  for (const char* flag :
+       {"--config", "--listen", "--port", "--threads", "--database", "--memory", "--max-body-bytes",
+        "--max-connections", "--rate-limit-per-s", "--max-subscriber-queue-frames",
+        "--http-idle-timeout-s", "--shutdown-grace-ms"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }

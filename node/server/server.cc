@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -556,6 +557,7 @@ class Server::Impl {
   explicit Impl(std::shared_ptr<Node> node)
       : state_(std::move(node)),
         ioc_(static_cast<int>(ThreadCount(state_.node->config()))),
+        work_(ioc_.get_executor()),
         acceptor_(asio::make_strand(ioc_)) {}
 
   Status Listen() {
@@ -628,6 +630,7 @@ class Server::Impl {
         spdlog::warn("event=shutdown_grace_expired sessions_left={}", state_.sessions.size());
       }
     }
+    work_.reset();
     ioc_.stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
@@ -635,6 +638,9 @@ class Server::Impl {
 
   ServerState state_;
   asio::io_context ioc_;
+  // Keeps the threads running while sessions finish (after the acceptor
+  // closes there may be moments with no operation pending).
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

@@ -2,6 +2,8 @@
 // ephemeral port; clients are real HTTP and WebSocket connections.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "log/log_test_util.h"
 #include "node_test_util.h"
 
@@ -185,10 +187,10 @@ TEST(ServerE2E, MalformedHttpIsAnswered4xxAndTheNodeKeepsServing) {
   for (int i = 0; i < 10; ++i) chunked += "400\r\n" + std::string(1024, ' ') + "\r\n";
   EXPECT_EQ(RawExchange(port, chunked, false), 413u);
   // Headers over the limit.
-  EXPECT_EQ(RawExchange(port,
-                        "GET /v1/healthz HTTP/1.1\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n",
-                        false),
-            431u);
+  EXPECT_EQ(
+      RawExchange(port, "GET /v1/healthz HTTP/1.1\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n",
+                  false),
+      431u);
   // Not HTTP.
   EXPECT_EQ(RawExchange(port, "\x16\x03\x01 hello tls\r\n\r\n", false), 400u);
   EXPECT_EQ(RawExchange(port, "GET /v1/healthz HTTP/9.9\r\n\r\n", false), 400u);
@@ -284,9 +286,13 @@ TEST(ServerE2E, StopClosesSubscribersWithGoingAwayAndFinishes) {
   Subscriber sub(node.port());
   sub.Subscribe(SubscribeTo("ch", std::nullopt));
   sub.NextOfType("unknown_channel");
-  node.server->Stop();
-  EXPECT_FALSE(sub.Next().has_value());
+  auto stopping = std::async(std::launch::async, [&] { node.server->Stop(); });
+  EXPECT_FALSE(sub.Next().has_value());  // answers the node's close frame
   EXPECT_EQ(sub.close_reason().code, websocket::close_code::going_away);
+  // With the subscriber's close answered and the idle connection closed,
+  // nothing is left to drain.
+  ASSERT_EQ(stopping.wait_for(std::chrono::seconds(kSafetyTimeoutS)), std::future_status::ready);
+  EXPECT_EQ(node.node->metrics().connections(), 0);
   // The idle HTTP connection was closed too.
   http::response<http::string_body> response;
   beast::error_code ec;
