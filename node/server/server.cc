@@ -199,16 +199,21 @@ class WsSession : public TrackedSession,
   // when its frames are written.
   void CatchUpRound() {
     if (closing_) return;
+    // A round must fit in the send queue, which is empty when it starts: at
+    // most two frames per channel, and payload bytes (base64 in the frames:
+    // 4/3 larger) within a quarter of the queue's bytes.
     catchup::SyncRequest request;
     request.max_entries = 0;  // the node's default page
-    request.max_bytes = 0;
+    request.max_bytes = std::max<uint64_t>(1, limits_.max_subscriber_queue_bytes / 4);
+    const size_t max_channels = std::max<size_t>(
+        1, std::min(limits_.max_channels_per_request, limits_.max_subscriber_queue_frames / 2));
     for (const auto& [channel, s] : channels_) {
       if (!s.catching_up) continue;
       catchup::ChannelCursor c;
       c.channel_id = channel;
       if (s.has_cursor) c.cursor = catchup::Cursor{s.epoch, s.seq};
       request.channels.push_back(std::move(c));
-      if (request.channels.size() == limits_.max_channels_per_request) break;
+      if (request.channels.size() == max_channels) break;
     }
     if (request.channels.empty()) return;
     auto answer = state_.node->service().Sync(request);

@@ -119,6 +119,32 @@ TEST(ServerE2E, CatchUpLongerThanAPageArrivesInOrderWithoutGaps) {
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
 }
 
+TEST(ServerE2E, ManyChannelsCatchUpWithinASmallSendQueue) {
+  NodeConfig config = TestConfig();
+  config.limits.max_subscriber_queue_frames = 8;
+  RunningNode node = RunningNode::Start(config);
+  HttpClient http(node.port());
+  SubscribeRequest subscribe;
+  for (int c = 0; c < 40; ++c) {
+    const ChannelId channel = "c" + std::to_string(c);
+    ASSERT_EQ(http.Post("/v1/publish", PublishBody(Messages("m", 1, 3, channel))).result_int(),
+              200u);
+    subscribe.channels.push_back(
+        {channel, catchup::Cursor{node.log->Meta(channel)->value().epoch, 1}});
+  }
+  Subscriber sub(node.port());
+  sub.Subscribe(subscribe);
+  size_t caught_up = 0, entries = 0;
+  while (caught_up < 40) {
+    auto frame = sub.Next();
+    ASSERT_TRUE(frame.has_value()) << "closed after " << caught_up << " channels";
+    if ((*frame)["type"] == "caught_up") ++caught_up;
+    if ((*frame)["type"] == "entries") entries += (*frame)["entries"].size();
+  }
+  EXPECT_EQ(entries, 80u);
+  EXPECT_EQ(node.node->metrics().slow_subscribers(), 0u);
+}
+
 TEST(ServerE2E, RestartOverTheSameSqliteFileCausesZeroColdStarts) {
   TempPath path("node_restart.db");
   NodeConfig config = TestConfig();
