@@ -22,33 +22,46 @@ NodeConfig BenchConfig(const std::string& db) {
   return config;
 }
 
-void BM_UpToDateSyncOverHttp(benchmark::State& state) {
-  catchup::testing::TempPath db("bench_sync.db");
+// One node for every thread count: 10 channels with one entry each, and the
+// encoded Sync whose cursors are all at the head.
+struct SyncFixture {
+  catchup::testing::TempPath db{"bench_sync.db"};
   RunningNode node = RunningNode::Start(BenchConfig(db.str()));
-  HttpClient http(node.port());
-  catchup::SyncRequest sync;
-  PublishRequest publish;
-  for (int c = 0; c < 10; ++c) {
-    const std::string channel = "channel-" + std::to_string(c) + "-0123456";
-    publish.messages.push_back(catchup::testing::ContentMessage("m", channel, 1));
+  std::string body;
+  SyncFixture() {
+    HttpClient http(node.port());
+    PublishRequest publish;
+    for (int c = 0; c < 10; ++c) {
+      const std::string channel = "channel-" + std::to_string(c) + "-0123456";
+      publish.messages.push_back(catchup::testing::ContentMessage("m", channel, 1));
+    }
+    http.Post("/v1/publish", ToString(EncodePublishRequest(publish)));
+    catchup::SyncRequest sync;
+    auto channels = node.log->Channels();
+    if (channels.ok()) {
+      for (const auto& meta : channels.value())
+        sync.channels.push_back({meta.channel_id, catchup::Cursor{meta.epoch, meta.head_seq}});
+    }
+    body = ToString(catchup::EncodeSyncRequest(sync));
   }
-  http.Post("/v1/publish", ToString(EncodePublishRequest(publish)));
-  auto channels = node.log->Channels();
-  if (!channels.ok()) return state.SkipWithError("no channels");
-  for (const auto& meta : channels.value()) {
-    sync.channels.push_back({meta.channel_id, catchup::Cursor{meta.epoch, meta.head_seq}});
-  }
-  const std::string body = ToString(catchup::EncodeSyncRequest(sync));
+};
+
+// Each benchmark thread is one client on its own keep-alive connection.
+void BM_UpToDateSyncOverHttp(benchmark::State& state) {
+  static SyncFixture* fixture = new SyncFixture();
+  HttpClient http(fixture->node.port());
   for (auto _ : state) {
-    auto response = http.Post("/v1/sync", body);
+    auto response = http.Post("/v1/sync", fixture->body);
     if (response.result_int() != 200) state.SkipWithError("sync failed");
     benchmark::DoNotOptimize(response.body().data());
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["cold_starts"] =
-      static_cast<double>(node.node->service().counters().cold_starts.total());
+  if (state.thread_index() == 0) {
+    state.counters["cold_starts"] =
+        static_cast<double>(fixture->node.node->service().counters().cold_starts.total());
+  }
 }
-BENCHMARK(BM_UpToDateSyncOverHttp)->UseRealTime();
+BENCHMARK(BM_UpToDateSyncOverHttp)->UseRealTime()->Threads(1)->Threads(4)->Threads(16);
 
 void BM_PublishIntoSqliteOverHttp(benchmark::State& state) {
   catchup::testing::TempPath db("bench_publish.db");
