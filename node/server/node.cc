@@ -388,7 +388,10 @@ Result<PublishResponse> Node::Publish(const PublishRequest& request) {
   metrics_.CountAppended(appended_count);
   metrics_.CountRejected(rejected_count);
 
-  for (const auto& [channel, range] : appended) {
+  for (const auto& channel_range : appended) {
+    // Named copies: clang 14 cannot capture structured bindings.
+    const ChannelId& channel = channel_range.first;
+    const std::pair<uint64_t, uint64_t> range = channel_range.second;
     if (!hub_.HasSubscribers(channel)) continue;
     auto batch = std::make_shared<LiveBatch>();
     batch->channel_id = channel;
