@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev                                  # SqliteStore
   libpq-dev postgresql                            # PostgresChannelLog, its tests' server
+  libboost-dev libspdlog-dev libfmt-dev           # sds-node: Beast/Asio, logs
   libcli11-dev libtomlplusplus-dev gnuplot-nox    # the sds tool: flags, scenarios, plots
   clang clang-14                                  # the `clang` and `fuzz` presets
   libclang-rt-14-dev                              # libFuzzer, ASan/UBSan runtimes for clang

@@ -14,7 +14,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   exit 2
 fi
 targets=(decode_message_fuzzer bloom_parse_fuzzer catchup_decode_fuzzer snapshot_decode_fuzzer
-         config_json_fuzzer engine_fuzzer)
+         config_json_fuzzer engine_fuzzer http_request_fuzzer)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"
