@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: sds_capi_bench [N] [nim|spec] [rightSized|fixed]\n");
     return 2;
   }
-  const std::string config =
-      "{\"dialect\":\"" + dialect + "\",\"bloomWireSize\":\"" + wire_size + "\"}";
+  const std::string config = "{\"dialect\":\"" + dialect +
+                             "\",\"detailedErrors\":true,\"bloomWireSize\":\"" + wire_size + "\"}";
   Party alice, bob;
   Create(alice, "alice", config);
   Create(bob, "bob", config);

@@ -64,7 +64,7 @@ echo "== sds, N=$sizes" >&2
   >/dev/null
 
 echo "== sds through the C ABI, N=$n" >&2
-for variant in "nim rightSized" "nim fixed" "spec rightSized"; do
+for variant in "nim rightSized" "nim fixed"; do
   # shellcheck disable=SC2086
   "$build/bench/sds_capi_bench" "$n" $variant
 done > "$results/capi.jsonl"
