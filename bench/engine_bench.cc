@@ -9,12 +9,19 @@
 // makes them, computed inside the timed loop because @waku/sds does so too.
 //
 // Conversation sizes come from --sizes=N1,N2,... (default 2000,20000,200000).
+// Each runs in the nim dialect with the right-sized bloom filter (the
+// default) and with the fixed one (fixed_bloom:1, nim-sds's 18.8 KB), and in
+// the spec dialect (whose filter is always fixed).
 //
 // Reported per benchmark:
 //   items_per_second  messages sent by alice per second (the replies ride along);
 //                     wall-clock for the conversation (as waku_sds_bench.mjs
 //                     measures it), CPU time for BM_Wrap / BM_Unwrap
 //   wire_bytes_per_msg  mean size of the content messages both sides sent
+//   BM_WireBytes:     the same conversation run once more, untimed, with every
+//                     message decoded: per content message its payload, bloom
+//                     filter, causal history and other bytes, and the bytes of
+//                     sync messages, resends and repairs per content message
 //   BM_PeakMemory:    peak RSS of a fresh process that ran the workload once,
 //                     and its growth over that process's RSS before the run, so
 //                     N = 2,000 and N = 200,000 can be compared directly.
@@ -35,6 +42,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "sds/codec.h"
 #include "sds/config.h"
 #include "sds/events.h"
 #include "sds/reliability_manager.h"
@@ -48,17 +56,19 @@ constexpr char kChannel[] = "bench";
 constexpr int64_t kStartMillis = 1700000000000;
 constexpr int kReplyEvery = 10;
 
-Config BenchConfig(Dialect dialect, const char* participant) {
+Config BenchConfig(Dialect dialect, const char* participant, bool fixed_bloom) {
   // kNim: the struct's defaults (nim-sds); kSpec: @waku/sds's values.
   Config config = dialect == Dialect::kNim ? Config{} : Config::ForDialect(Dialect::kSpec);
   config.participant_id = participant;
+  if (fixed_bloom) config.bloom_wire_size = BloomWireSize::kFixed;
   config.channel_admission = ChannelAdmission::kAny;  // receivers join on the first message
   return config;
 }
 
-std::unique_ptr<ReliabilityManager> MakeManager(Dialect dialect, const char* participant) {
+std::unique_ptr<ReliabilityManager> MakeManager(Dialect dialect, const char* participant,
+                                                bool fixed_bloom = false) {
   Result<std::unique_ptr<ReliabilityManager>> manager =
-      ReliabilityManager::Create(BenchConfig(dialect, participant));
+      ReliabilityManager::Create(BenchConfig(dialect, participant, fixed_bloom));
   if (!manager.ok()) {
     std::fprintf(stderr, "cannot create a manager: %s\n", manager.status().ToString().c_str());
     std::abort();
@@ -103,13 +113,17 @@ struct Totals {
   uint64_t content_bytes = 0;
   uint64_t delivered = 0;
   uint64_t other_broadcasts = 0;  // resends, sync messages, repairs
+  // With accounting only: content bytes by field, and the other broadcasts' bytes.
+  uint64_t payload_bytes = 0, bloom_bytes = 0, history_bytes = 0;
+  uint64_t other_broadcast_bytes = 0;
 };
 
 class Conversation {
  public:
-  explicit Conversation(Dialect dialect) {
-    alice_.manager = MakeManager(dialect, "alice");
-    bob_.manager = MakeManager(dialect, "bob");
+  explicit Conversation(Dialect dialect, bool fixed_bloom = false, bool accounting = false)
+      : dialect_(dialect), accounting_(accounting) {
+    alice_.manager = MakeManager(dialect, "alice", fixed_bloom);
+    bob_.manager = MakeManager(dialect, "bob", fixed_bloom);
   }
 
   void Run(int64_t n) {
@@ -131,6 +145,7 @@ class Conversation {
     Check(wire.status(), "Wrap");
     ++totals_.content_messages;
     totals_.content_bytes += wire->size();
+    if (accounting_) AccountContent(*wire);
     Drain(from, to);
     Deliver(to, from, *wire);
   }
@@ -162,6 +177,7 @@ class Conversation {
   // or message, which keeps this from recursing between the two parties.
   void Broadcast(Party& to, const SharedBytes& wire) {
     ++totals_.other_broadcasts;
+    totals_.other_broadcast_bytes += wire.size();
     Check(to.manager->Unwrap(wire, now_).status(), "Unwrap of a broadcast");
   }
 
@@ -171,6 +187,22 @@ class Conversation {
     Drain(party, peer);
   }
 
+  // Field sizes, from encoding the message again without them.
+  void AccountContent(const SharedBytes& wire) {
+    Result<DecodedMessage> decoded = DecodeAny(wire);
+    Check(decoded.status(), "DecodeAny");
+    Message stripped = decoded->message;
+    stripped.bloom_filter.reset();
+    const size_t without_bloom = Encode(stripped, dialect_).size();
+    stripped.causal_history.clear();
+    const size_t without_history = Encode(stripped, dialect_).size();
+    totals_.payload_bytes += stripped.content ? stripped.content->size() : 0;
+    totals_.bloom_bytes += wire.size() - without_bloom;
+    totals_.history_bytes += without_bloom - without_history;
+  }
+
+  Dialect dialect_;
+  bool accounting_;
   Party alice_;
   Party bob_;
   Timestamp now_ = TimestampFromUnixMillis(kStartMillis);
@@ -179,12 +211,17 @@ class Conversation {
 
 Dialect DialectArg(int64_t arg) { return arg == 0 ? Dialect::kNim : Dialect::kSpec; }
 
+std::string Label(Dialect dialect, bool fixed_bloom) {
+  return std::string(DialectName(dialect)) + (fixed_bloom ? ", fixed filter" : "");
+}
+
 void BM_Conversation(benchmark::State& state) {
   const Dialect dialect = DialectArg(state.range(0));
   const int64_t n = state.range(1);
+  const bool fixed_bloom = state.range(2) != 0;
   Totals totals;
   for (auto _ : state) {
-    Conversation conversation(dialect);
+    Conversation conversation(dialect, fixed_bloom);
     conversation.Run(n);
     totals = conversation.totals();
   }
@@ -192,7 +229,30 @@ void BM_Conversation(benchmark::State& state) {
   state.counters["wire_bytes_per_msg"] =
       static_cast<double>(totals.content_bytes) / static_cast<double>(totals.content_messages);
   state.counters["other_broadcasts"] = static_cast<double>(totals.other_broadcasts);
-  state.SetLabel(DialectName(dialect));
+  state.SetLabel(Label(dialect, fixed_bloom));
+}
+
+void BM_WireBytes(benchmark::State& state) {
+  const Dialect dialect = DialectArg(state.range(0));
+  const int64_t n = state.range(1);
+  const bool fixed_bloom = state.range(2) != 0;
+  Totals totals;
+  for (auto _ : state) {
+    Conversation conversation(dialect, fixed_bloom, /*accounting=*/true);
+    conversation.Run(n);
+    totals = conversation.totals();
+  }
+  const auto per = [&](uint64_t bytes) {
+    return static_cast<double>(bytes) / static_cast<double>(totals.content_messages);
+  };
+  state.counters["wire_bytes_per_msg"] = per(totals.content_bytes);
+  state.counters["payload"] = per(totals.payload_bytes);
+  state.counters["bloom"] = per(totals.bloom_bytes);
+  state.counters["causal_history"] = per(totals.history_bytes);
+  state.counters["other_fields"] =
+      per(totals.content_bytes - totals.payload_bytes - totals.bloom_bytes - totals.history_bytes);
+  state.counters["sync_repair_per_msg"] = per(totals.other_broadcast_bytes);
+  state.SetLabel(Label(dialect, fixed_bloom));
 }
 
 // Wrap alone: one sender, nobody answers (the outgoing buffer fills towards
@@ -366,12 +426,23 @@ std::vector<int64_t> TakeSizesFlag(int& argc, char** argv) {
   return sizes;
 }
 
+// nim with the right-sized and the fixed filter, spec (always fixed).
+void DialectAndBloomArgs(benchmark::internal::Benchmark* b, const std::vector<int64_t>& sizes) {
+  b->ArgNames({"dialect", "n", "fixed_bloom"});
+  for (int64_t n : sizes) {
+    b->Args({0, n, 0});
+    b->Args({0, n, 1});
+    b->Args({1, n, 0});
+  }
+}
+
 void RegisterSizedBenchmarks(const std::vector<int64_t>& sizes) {
-  benchmark::RegisterBenchmark("BM_Conversation", BM_Conversation)
-      ->ArgNames({"dialect", "n"})
-      ->ArgsProduct({{0, 1}, sizes})
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
+  auto* conversation = benchmark::RegisterBenchmark("BM_Conversation", BM_Conversation);
+  DialectAndBloomArgs(conversation, sizes);
+  conversation->Unit(benchmark::kMillisecond)->UseRealTime();
+  auto* wire_bytes = benchmark::RegisterBenchmark("BM_WireBytes", BM_WireBytes);
+  DialectAndBloomArgs(wire_bytes, sizes);
+  wire_bytes->Iterations(1)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_PeakMemory", BM_PeakMemory)
       ->ArgNames({"dialect", "n"})
       ->ArgsProduct({{0, 1}, sizes})

@@ -2,14 +2,21 @@
 // virtual time, and the engine makes every message arrive in causal order.
 //
 //   sds_demo [--dialect nim|spec] [--loss 0.2] [--seed 7] [--messages 40]
+//            [--bloom-wire right|fixed] [--sync-policy jittered|after-receipt|unacked]
 //
 // Prints, per participant, what it sent, delivered, saw acknowledged, resent
-// and gave up on, then a one-line summary. The run is deterministic.
+// and gave up on, then a one-line summary and what the network carried per
+// application message: the content messages split into payload, bloom
+// filter, causal history and other fields, then sync messages and resends /
+// repairs. The run is deterministic.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_set>
 #include <vector>
+
+#include "sds/codec.h"
 
 #include "sim/network.h"
 
@@ -20,6 +27,26 @@ struct Options {
   double loss = 0.2;
   uint64_t seed = 7;
   int messages = 40;  // per participant
+  sds::BloomWireSize bloom_wire = sds::BloomWireSize::kRightSized;
+  sds::SyncPolicy sync_policy = sds::SyncPolicy::kJitteredAfterReceipt;
+};
+
+// Bytes broadcast (once per publish, not per receiver), by field.
+struct Traffic {
+  uint64_t messages = 0, bytes = 0, payload = 0, bloom = 0, history = 0;
+  // The field sizes come from encoding the message again without them.
+  void Add(const sds::Message& message, sds::Dialect dialect, size_t wire_size) {
+    sds::Message stripped = message;
+    stripped.bloom_filter.reset();
+    const size_t without_bloom = sds::Encode(stripped, dialect).size();
+    stripped.causal_history.clear();
+    const size_t without_history = sds::Encode(stripped, dialect).size();
+    ++messages;
+    bytes += wire_size;
+    payload += message.content ? message.content->size() : 0;
+    bloom += wire_size > without_bloom ? wire_size - without_bloom : 0;
+    history += without_bloom - without_history;
+  }
 };
 
 bool ParseOptions(int argc, char** argv, Options& options) {
@@ -42,6 +69,24 @@ bool ParseOptions(int argc, char** argv, Options& options) {
       if (options.loss < 0 || options.loss >= 1) return false;
     } else if (arg == "--seed") {
       options.seed = std::strtoull(value, nullptr, 10);
+    } else if (arg == "--bloom-wire") {
+      if (std::strcmp(value, "right") == 0) {
+        options.bloom_wire = sds::BloomWireSize::kRightSized;
+      } else if (std::strcmp(value, "fixed") == 0) {
+        options.bloom_wire = sds::BloomWireSize::kFixed;
+      } else {
+        return false;
+      }
+    } else if (arg == "--sync-policy") {
+      if (std::strcmp(value, "jittered") == 0) {
+        options.sync_policy = sds::SyncPolicy::kJitteredAfterReceipt;
+      } else if (std::strcmp(value, "unacked") == 0) {
+        options.sync_policy = sds::SyncPolicy::kUnacknowledgedReceipts;
+      } else if (std::strcmp(value, "after-receipt") == 0) {
+        options.sync_policy = sds::SyncPolicy::kAfterReceipt;
+      } else {
+        return false;
+      }
     } else if (arg == "--messages") {
       options.messages = std::atoi(value);
       if (options.messages < 1) return false;
@@ -58,7 +103,9 @@ int main(int argc, char** argv) {
   Options options;
   if (!ParseOptions(argc, argv, options)) {
     std::fprintf(stderr,
-                 "usage: sds_demo [--dialect nim|spec] [--loss 0..1] [--seed N] [--messages N]\n");
+                 "usage: sds_demo [--dialect nim|spec] [--loss 0..1] [--seed N] [--messages N]\n"
+                 "                [--bloom-wire right|fixed] [--sync-policy "
+                 "jittered|after-receipt|unacked]\n");
     return 2;
   }
   using std::chrono::milliseconds;
@@ -81,6 +128,8 @@ int main(int argc, char** argv) {
     config.repair_t_min = seconds{1};
     config.repair_t_max = seconds{10};
     config.max_repair_attempts = 6;
+    config.bloom_wire_size = options.bloom_wire;
+    config.sync_policy = options.sync_policy;
     auto index = network.AddParticipant(config);
     if (!index.ok()) {
       std::fprintf(stderr, "cannot create %s: %s\n", name.c_str(),
@@ -88,6 +137,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+
+  Traffic content, syncs, again;  // again: resends and SDS-R repairs
+  std::unordered_set<sds::MessageId> seen;
+  network.SetBroadcastObserver([&](size_t, const sds::SharedBytes& wire, const sds::MessageId& id) {
+    auto decoded = sds::DecodeAny(wire);
+    if (!decoded.ok()) return;
+    Traffic& traffic = id == "sync" ? syncs : seen.insert(id).second ? content : again;
+    traffic.Add(decoded->message, decoded->dialect, wire.size());
+  });
 
   // Everyone chats for two virtual minutes at random moments.
   std::mt19937_64 schedule(options.seed * 7919 + 1);
@@ -128,5 +186,21 @@ int main(int argc, char** argv) {
       options.loss * 100, (unsigned long long)resent, (unsigned long long)failed,
       static_cast<double>(bytes) / 1024.0 /
           static_cast<double>(std::max<size_t>(network.AllSent().size(), 1)));
+  const double app = static_cast<double>(std::max<size_t>(network.AllSent().size(), 1));
+  auto per = [&](uint64_t b) { return static_cast<double>(b) / app; };
+  std::printf(
+      "bytes per application message (bloom filter %s, sync policy %s):\n"
+      "  content %.0f = payload %.0f + bloom %.0f + causal history %.0f + other %.0f\n"
+      "  sync %.0f (%llu messages), resend and repair %.0f (%llu messages); total %.0f\n",
+      options.dialect == sds::Dialect::kSpec             ? "fixed (spec dialect)"
+      : options.bloom_wire == sds::BloomWireSize::kFixed ? "fixed"
+                                                         : "right-sized",
+      options.sync_policy == sds::SyncPolicy::kAfterReceipt             ? "after-receipt"
+      : options.sync_policy == sds::SyncPolicy::kUnacknowledgedReceipts ? "unacked"
+                                                                        : "jittered",
+      per(content.bytes), per(content.payload), per(content.bloom), per(content.history),
+      per(content.bytes - content.payload - content.bloom - content.history), per(syncs.bytes),
+      (unsigned long long)syncs.messages, per(again.bytes), (unsigned long long)again.messages,
+      per(content.bytes + syncs.bytes + again.bytes));
   return delivered == expected ? 0 : 1;
 }

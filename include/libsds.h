@@ -135,6 +135,26 @@ SDS_EXPORT void* SdsNewReliabilityManager(SdsCallBack callback, void* userData);
  *   acceptOtherDialect     bool    true
  *   bloomAckThreshold      int     1 (nim) / 2 (spec): bloom-filter hits
  *                          needed before a message counts as acknowledged.
+ *   bloomWireSize          "rightSized" (default) | "fixed": the bloom filter
+ *                          a nim-dialect message carries. "rightSized" holds
+ *                          only the ids received within bloomWireHorizonMs,
+ *                          in the smallest of a few sizes (capacity 64, 128,
+ *                          ... up to bloomFilterCapacity) that keeps the
+ *                          error rate: ~0.3-2 KB instead of 18.8 KB. nim-sds
+ *                          peers read each filter's own geometry. "fixed"
+ *                          sends the whole filter as nim-sds does. The spec
+ *                          dialect always sends the fixed filter.
+ *   bloomWireHorizonMs     int     0: how long a received id stays in a
+ *                          right-sized filter; 0 means resendIntervalMs x
+ *                          (maxResendAttempts + 2).
+ *   syncPolicy             "jitteredAfterReceipt" (default) | "afterReceipt" |
+ *                          "unacknowledgedReceipts": with extendedEvents, a
+ *                          sync is due syncMessageIntervalMs (+-10%) after a
+ *                          message is received; "afterReceipt" without the
+ *                          jitter; "unacknowledgedReceipts" also cancels it
+ *                          once another peer was seen acknowledging all that
+ *                          was received since our last message (fewer syncs,
+ *                          slower detection of a gap at the tail).
  *   dedupWindow            int     10000: delivered ids remembered for
  *                          duplicate detection beyond the history.
  *   maxRepairAttempts      int     3: times one missing message is

@@ -3,7 +3,11 @@
 # bench/engine_bench.cc): alice sends N messages of ~30 bytes, bob receives
 # each and replies every 10th. Both run in this one invocation, at the same N;
 # our engine also runs at 20,000 and 200,000 messages, which @waku/sds is too
-# slow for.
+# slow for. The engine runs in the nim dialect with the right-sized bloom
+# filter (the default) and with nim-sds's fixed one, and in the spec dialect;
+# the same conversation also runs through the C ABI (bench/capi_bench.cc:
+# libsds.so, every call awaited, every wrap result parsed from its decimal
+# form). A third table splits the wire bytes per message by field.
 #
 #   scripts/bench-compare.sh [N]      N defaults to 2000
 #
@@ -28,7 +32,7 @@ done
 cd "$root"
 echo "== building the release preset" >&2
 cmake --preset release >/dev/null
-cmake --build --preset release --target sds_bench >&2
+cmake --build --preset release --target sds_bench sds_capi_bench >&2
 
 echo "== installing @waku/sds" >&2
 mkdir -p "$js_dir"
@@ -55,14 +59,21 @@ for extra in 20000 200000; do
 done
 echo "== sds, N=$sizes" >&2
 "$build/bench/sds_bench" --sizes="$sizes" \
-  --benchmark_filter='^BM_(Conversation|PeakMemory)/' \
+  --benchmark_filter='^BM_(Conversation|PeakMemory|WireBytes)/' \
   --benchmark_format=json --benchmark_out="$results/sds.json" --benchmark_out_format=json \
   >/dev/null
 
-node - "$results/waku.json" "$results/sds.json" <<'EOF'
+echo "== sds through the C ABI, N=$n" >&2
+for variant in "nim rightSized" "nim fixed"; do
+  # shellcheck disable=SC2086
+  "$build/bench/sds_capi_bench" "$n" $variant
+done > "$results/capi.jsonl"
+
+node - "$results/waku.json" "$results/sds.json" "$results/capi.jsonl" <<'EOF'
 const fs = require("node:fs");
 const waku = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const sds = JSON.parse(fs.readFileSync(process.argv[3], "utf8"));
+const capi = fs.readFileSync(process.argv[4], "utf8").trim().split("\n").map((l) => JSON.parse(l));
 
 const pad = (text, width) => String(text).padEnd(width);
 const num = (value, digits = 0) =>
@@ -83,11 +94,27 @@ console.log([pad(waku.implementation, 22), pad(waku.n, 9), pad(num(waku.messages
 for (const b of conversations) {
   const n = sizeOf(b);
   const ratio = b.items_per_second / waku.messagesPerSecond;
-  console.log([pad(`sds (${b.label} dialect)`, 22), pad(n, 9), pad(num(b.items_per_second), 12),
+  console.log([pad(`sds (${b.label})`, 22), pad(n, 9), pad(num(b.items_per_second), 12),
                pad(num(b.wire_bytes_per_msg), 14),
                `${num(ratio, 1)}${n === waku.n ? "" : " *"}`].join(" "));
 }
+for (const c of capi) {
+  console.log([pad(c.implementation, 22), pad(c.n, 9), pad(num(c.messagesPerSecond), 12),
+               pad(num(c.bytesPerMessage), 14),
+               `${num(c.messagesPerSecond / waku.messagesPerSecond, 1)}`].join(" "));
+}
 console.log(`* a different N than @waku/sds ran at; throughput only, for scale.`);
+
+console.log("\nWire bytes per content message by field, and sync/resend/repair bytes per content message");
+const wireHeader = [pad("implementation", 30), pad("N", 9), pad("total", 8), pad("payload", 8),
+                    pad("bloom", 8), pad("history", 8), pad("other", 8), "sync+repair"].join(" ");
+console.log(wireHeader);
+console.log("-".repeat(wireHeader.length));
+for (const b of sds.benchmarks.filter((x) => x.name.startsWith("BM_WireBytes/"))) {
+  console.log([pad(`sds (${b.label})`, 30), pad(sizeOf(b), 9), pad(num(b.wire_bytes_per_msg), 8),
+               pad(num(b.payload), 8), pad(num(b.bloom), 8), pad(num(b.causal_history), 8),
+               pad(num(b.other_fields), 8), num(b.sync_repair_per_msg)].join(" "));
+}
 
 console.log("\nPeak memory (resident set size of the whole process; growth: what the run added)");
 const memoryHeader = [pad("implementation", 22), pad("N", 9), pad("peak RSS MiB", 13),
@@ -97,7 +124,7 @@ console.log("-".repeat(memoryHeader.length));
 console.log([pad(waku.implementation, 22), pad(waku.n, 9), pad(num(waku.maxRssKb / 1024, 1), 13),
              num(waku.rssGrowthKb / 1024, 1)].join(" "));
 for (const b of memory) {
-  console.log([pad(`sds (${b.label} dialect)`, 22), pad(sizeOf(b), 9),
+  console.log([pad(`sds (${b.label})`, 22), pad(sizeOf(b), 9),
                pad(num(b.peak_rss_kb / 1024, 1), 13), num(b.rss_growth_kb / 1024, 1)].join(" "));
 }
 EOF

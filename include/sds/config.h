@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "sds/bloom_filter.h"
 #include "sds/codec.h"
@@ -61,6 +62,39 @@ enum class ChannelAdmission : uint8_t {
   // Using a channel locally (EnsureChannel, Wrap, WrapEphemeral, MakeSyncMessage) makes it
   // the application's: it is never reclaimed.
   kAny,
+};
+
+// What bloom filter a nim-dialect message carries (the spec dialect always
+// sends the configured geometry: its receivers reject any other size).
+enum class BloomWireSize : uint8_t {
+  // Only the ids received within bloom_wire_horizon (at least the newest
+  // max_causal_history of them), in the smallest of a few size classes that
+  // keeps the false-positive rate at its actual fill at or below
+  // bloom_filter_error_rate: capacity 64, 128, 256, ... and finally
+  // bloom_filter_capacity. A 30-byte chat line then costs about 0.3-2 KB
+  // instead of 19.6 KB. nim-sds receivers read each filter's own geometry.
+  kRightSized,
+  // The whole rolling filter (bloom_filter_capacity ids, 18.8 KB at the
+  // defaults) with every message, as nim-sds sends it.
+  kFixed,
+};
+
+// When a channel produces a sync message (SyncMessageReady) on its own.
+enum class SyncPolicy : uint8_t {
+  // Due sync_message_interval, jittered by +-10% from Config::random, after
+  // the first message received since our last broadcast on the channel: the
+  // members who heard the same message do not all sync at the same instant.
+  kJitteredAfterReceipt,
+  // The same, unjittered (the behaviour before jitter).
+  kAfterReceipt,
+  // kJitteredAfterReceipt, and the sync is cancelled once every message
+  // received since our last broadcast was seen acknowledged to its sender by
+  // another participant (listed in the causal history or bloom filter of a
+  // message from someone other than its sender): fewer syncs (about a tenth
+  // fewer in the demo), but a member that missed both the message and the
+  // peer's sync learns of the gap later or, at the tail of a conversation,
+  // not at all (the simulator's many-seed test loses messages with it).
+  kUnacknowledgedReceipts,
 };
 
 // Bounds on what the engine holds; everything a peer can make it store is capped.
@@ -119,6 +153,15 @@ struct Config {
   // nim-sds (a false positive then drops an unacknowledged message for good);
   // 2 is @waku/sds. Below the threshold, hits give MessagePossiblyAcknowledged.
   int bloom_ack_threshold = 1;
+  // Nim dialect only: right-sized filters (the default) or the whole filter.
+  BloomWireSize bloom_wire_size = BloomWireSize::kRightSized;
+  // How long a received id stays in a right-sized filter: as long as its
+  // sender may still resend it and wait for an acknowledgement. 0 (the
+  // default) means resend_interval x (max_resend_attempts + 2): the sender's
+  // last resend plus one interval of margin for delay and for peers that
+  // resend later than we would. See BloomWireHorizon().
+  Duration bloom_wire_horizon = Duration::zero();
+  Duration BloomWireHorizon() const;
 
   // ---- History -------------------------------------------------------------
   size_t max_message_history = 1000;  // delivered messages kept (for causal history and repair)
@@ -139,6 +182,13 @@ struct Config {
   // (SyncMessageReady): no content, but our causal history and bloom filter,
   // so that peers learn what we received. 0 disables.
   Duration sync_message_interval = std::chrono::seconds{30};
+  SyncPolicy sync_policy = SyncPolicy::kJitteredAfterReceipt;
+  // Entropy for timer jitter (the sync interval's +-10%), one uniformly
+  // distributed 64-bit value per call; the engine never draws randomness of
+  // its own. Empty: the jitter comes from a hash of the participant id, the
+  // channel and the channel's sync count, which differs between participants
+  // (enough to keep a group's syncs apart) and keeps runs reproducible.
+  std::function<uint64_t()> random;
 
   // nim-sds's bufferSweepInterval (60 s) and repairSweepInterval (5 s) have no
   // counterpart: nim-sds polls its buffers on those periods, while this engine

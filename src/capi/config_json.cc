@@ -167,6 +167,27 @@ Status ParseObject(const json& node, ManagerOptions& options) {
   SDS_RETURN_IF_ERROR(ExtString(node, "participantId", c.participant_id));
   SDS_RETURN_IF_ERROR(ExtBool(node, "acceptOtherDialect", c.accept_other_dialect));
   SDS_RETURN_IF_ERROR(ExtSmallInt(node, "bloomAckThreshold", c.bloom_ack_threshold));
+  std::string wire_size;
+  SDS_RETURN_IF_ERROR(ExtString(node, "bloomWireSize", wire_size));
+  if (wire_size == "fixed") {
+    c.bloom_wire_size = BloomWireSize::kFixed;
+  } else if (!wire_size.empty() && wire_size != "rightSized") {
+    return Invalid("bloomWireSize must be \"rightSized\" or \"fixed\"");
+  }
+  int64_t horizon_ms = c.bloom_wire_horizon.count();
+  SDS_RETURN_IF_ERROR(ExtInt(node, "bloomWireHorizonMs", 0, horizon_ms));
+  c.bloom_wire_horizon = Duration{horizon_ms};
+  std::string sync_policy;
+  SDS_RETURN_IF_ERROR(ExtString(node, "syncPolicy", sync_policy));
+  if (sync_policy == "afterReceipt") {
+    c.sync_policy = SyncPolicy::kAfterReceipt;
+  } else if (sync_policy == "unacknowledgedReceipts") {
+    c.sync_policy = SyncPolicy::kUnacknowledgedReceipts;
+  } else if (!sync_policy.empty() && sync_policy != "jitteredAfterReceipt") {
+    return Invalid(
+        "syncPolicy must be \"jitteredAfterReceipt\", \"afterReceipt\" or "
+        "\"unacknowledgedReceipts\"");
+  }
   SDS_RETURN_IF_ERROR(ExtSize(node, "dedupWindow", c.dedup_window));
   SDS_RETURN_IF_ERROR(ExtSmallInt(node, "maxRepairAttempts", c.max_repair_attempts));
   std::string timer;

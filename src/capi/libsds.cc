@@ -10,6 +10,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -123,10 +124,16 @@ Request MakeRequest(const char* name, SdsCallBack callback, void* user_data) {
 // unwritable directory, a file that is not ours, one locked by another
 // manager, a newer schema) fails creation synchronously.
 Result<std::unique_ptr<ReliabilityManager>> CreateEngine(const ManagerOptions& options) {
-  if (options.store_path.empty()) return ReliabilityManager::Create(options.config);
+  // The engine draws no randomness: its timer jitter comes from here. Only
+  // the manager's worker thread runs the engine, so the generator needs no lock.
+  Config config = options.config;
+  config.random = [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
+    return (*rng)();
+  };
+  if (options.store_path.empty()) return ReliabilityManager::Create(config);
   auto store = SqliteStore::Open(options.store_path);
   if (!store.ok()) return store.status();
-  auto engine = ReliabilityManager::Create(options.config, std::move(*store));
+  auto engine = ReliabilityManager::Create(config, std::move(*store));
   if (!engine.ok()) return engine.status();
   // Store failures the engine survives (a save that will be retried with the
   // next one) have no caller to return to; nim-sds logs them too.

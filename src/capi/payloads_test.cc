@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 #include "capi/config_json.h"
+#include "capi/decimal_csv_parse.h"
 
 namespace sds::capi {
 namespace {
@@ -16,6 +20,40 @@ TEST(CApiPayloads, WrapResultIsDecimalCsv) {
   EXPECT_EQ(DecimalCsv(B({0})), "0");
   EXPECT_EQ(DecimalCsv(B({255, 0, 7})), "255,0,7");
   EXPECT_EQ(DecimalCsv(Bytes()), "");
+}
+
+// The table-driven formatter against the obvious one, for every byte value
+// and random messages; the parser inverts it and refuses what is not the form.
+TEST(CApiPayloads, DecimalCsvMatchesToStringForEveryByte) {
+  auto reference = [](const Bytes& bytes) {
+    std::string out;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      if (i != 0) out += ',';
+      out += std::to_string(bytes[i]);
+    }
+    return out;
+  };
+  Bytes all;
+  for (int v = 0; v < 256; ++v) all.push_back(static_cast<uint8_t>(v));
+  EXPECT_EQ(DecimalCsv(all), reference(all));
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    Bytes bytes(rng() % 300);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    const std::string text = DecimalCsv(bytes);
+    ASSERT_EQ(text, reference(bytes));
+    auto parsed = ParseDecimalCsv(text);
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(*parsed, bytes);
+  }
+}
+
+TEST(CApiPayloads, DecimalCsvParserRejectsOtherText) {
+  EXPECT_EQ(ParseDecimalCsv("").value(), Bytes());
+  EXPECT_EQ(ParseDecimalCsv("0,255,07").value(), B({0, 255, 7}));
+  for (const char* bad : {"256", "1,", ",1", "1,,2", "1 ,2", "-1", "1000", "0012", "a", "1;2"}) {
+    EXPECT_FALSE(ParseDecimalCsv(bad).has_value()) << bad;
+  }
 }
 
 TEST(CApiPayloads, Base64IsStandardWithPadding) {
@@ -174,6 +212,26 @@ TEST(CApiConfig, StorePath) {
   ASSERT_TRUE(options.ok()) << options.status().ToString();
   EXPECT_EQ(options->store_path, "/var/lib/app/sds.db");
   EXPECT_EQ(options->config.dialect, Dialect::kNim);  // nothing else changes
+}
+
+TEST(CApiConfig, WireOverheadKeys) {
+  auto defaults = ParseManagerOptions("", "");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.bloom_wire_size, BloomWireSize::kRightSized);
+  EXPECT_EQ(defaults->config.sync_policy, SyncPolicy::kJitteredAfterReceipt);
+  auto options = ParseManagerOptions("", R"({"bloomWireSize": "fixed",
+      "bloomWireHorizonMs": 90000, "syncPolicy": "afterReceipt"})");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->config.bloom_wire_size, BloomWireSize::kFixed);
+  EXPECT_EQ(options->config.bloom_wire_horizon, Duration(90000));
+  EXPECT_EQ(options->config.sync_policy, SyncPolicy::kAfterReceipt);
+  auto unacked = ParseManagerOptions("", R"({"syncPolicy": "unacknowledgedReceipts"})");
+  ASSERT_TRUE(unacked.ok());
+  EXPECT_EQ(unacked->config.sync_policy, SyncPolicy::kUnacknowledgedReceipts);
+  for (const char* bad : {R"({"bloomWireSize": "small"})", R"({"bloomWireSize": 1})",
+                          R"({"bloomWireHorizonMs": -1})", R"({"syncPolicy": "never"})"}) {
+    EXPECT_FALSE(ParseManagerOptions("", bad).ok()) << bad;
+  }
 }
 
 TEST(CApiConfig, NimKeys) {

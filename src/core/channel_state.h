@@ -24,6 +24,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bloom/wire_bloom_filter.h"
 #include "sds/bloom_filter.h"
 #include "sds/codec.h"
 #include "sds/message.h"
@@ -182,6 +183,9 @@ struct ChannelState {
     return history.count(id) != 0 || delivered.Contains(id) || marked.Contains(id);
   }
   RollingBloomFilter bloom;
+  // What our nim-dialect messages carry instead of `bloom` when it is
+  // right-sized (Config::bloom_wire_size): the ids received lately.
+  std::optional<WireBloomFilter> wire_bloom;
 
   std::list<OutgoingEntry> outgoing;  // ordered by last_broadcast
   std::unordered_map<MessageId, std::list<OutgoingEntry>::iterator> outgoing_index;
@@ -230,6 +234,17 @@ struct ChannelState {
   // hear about, cleared whenever we broadcast our state.
   std::optional<Timestamp> sync_due;
   uint64_t sync_count = 0;
+  // Messages received since our last broadcast that no other participant
+  // has been seen acknowledging yet (SyncPolicy::kUnacknowledgedReceipts):
+  // when the last one is, the sync they made due is no longer needed.
+  // Bounded; beyond kMaxUnreported the sync simply stays due.
+  struct UnreportedReceipt {
+    MessageId message_id;
+    ParticipantId sender_id;
+  };
+  static constexpr size_t kMaxUnreported = 64;
+  std::vector<UnreportedReceipt> unreported;
+  bool unreported_overflow = false;
 
   PersistState persist;
 

@@ -1,5 +1,6 @@
 #include "sds/config.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -15,6 +16,14 @@ Config Config::ForDialect(Dialect dialect) {
     config.repair_t_max = std::chrono::seconds{120};
   }
   return config;
+}
+
+Duration Config::BloomWireHorizon() const {
+  if (bloom_wire_horizon > Duration::zero()) return bloom_wire_horizon;
+  // Saturates at kMaxInterval (resend_interval is at most that, attempts any int).
+  const int64_t intervals = static_cast<int64_t>(std::max(max_resend_attempts, 0)) + 2;
+  if (resend_interval.count() > kMaxInterval.count() / intervals) return kMaxInterval;
+  return resend_interval * intervals;
 }
 
 namespace {
@@ -64,6 +73,9 @@ Status Config::Validate() const {
   }
   if (repair_t_min < Duration::zero() || repair_t_max < Duration::zero()) {
     return Invalid("repair_t_min and repair_t_max must not be negative");
+  }
+  if (bloom_wire_horizon < Duration::zero() || IntervalTooLong(bloom_wire_horizon)) {
+    return Invalid("bloom_wire_horizon must be in [0, Config::kMaxInterval]");
   }
   if (IntervalTooLong(resend_interval) || IntervalTooLong(sync_message_interval) ||
       IntervalTooLong(repair_t_min) || IntervalTooLong(repair_t_max)) {

@@ -134,6 +134,19 @@ Status ReliabilityManager::Impl::LoadChannelState(ChannelState& channel) {
   for (const auto* entry : channel.history_order) add_to_bloom(entry->first);
   for (const IncomingEntry& entry : channel.incoming)
     add_to_bloom(entry.decoded.message.message_id);
+  // A right-sized filter gets what was received lately: the history's messages
+  // from others and the buffered ones, as if received now (their time of
+  // receipt is not stored), so peers still waiting hear of them after a restart.
+  if (channel.wire_bloom) {
+    for (const auto* entry : channel.history_order) {
+      if (config_.participant_id.empty() || entry->second.sender_id != config_.participant_id) {
+        channel.wire_bloom->AddUndated(MakeBloomKey(Dialect::kNim, entry->first));
+      }
+    }
+    for (const IncomingEntry& entry : channel.incoming) {
+      channel.wire_bloom->AddUndated(MakeBloomKey(Dialect::kNim, entry.decoded.message.message_id));
+    }
+  }
 
   // Unacknowledged messages, oldest broadcast first.
   std::stable_sort(meta.outgoing.begin(), meta.outgoing.end(),

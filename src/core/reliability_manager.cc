@@ -83,6 +83,10 @@ Result<ChannelState*> ReliabilityManager::Impl::GetOrCreateChannel(const Channel
   auto channel = std::make_unique<ChannelState>(channel_id, config_.bloom_filter_capacity,
                                                 config_.bloom_filter_error_rate, config_.dialect,
                                                 config_.bloom_roll_over, window);
+  if (config_.dialect == Dialect::kNim && config_.bloom_wire_size == BloomWireSize::kRightSized) {
+    channel->wire_bloom.emplace(config_.bloom_filter_capacity, config_.bloom_filter_error_rate,
+                                Dialect::kNim);
+  }
   if (store_) SDS_RETURN_IF_ERROR(LoadChannelState(*channel));
   ChannelState* raw = channel.get();
   if (use == ChannelUse::kRemote) {
@@ -240,9 +244,19 @@ SharedBytes ReliabilityManager::Impl::EncodeStateMessage(ChannelState& channel,
   if (config_.repair_enabled()) message.repair_request = TakeDueRepairRequests(channel, now);
   message.content = content;
   channel.sync_due.reset();  // this message tells peers what we have
-  SharedBytes wire(wire::EncodeWithBloom(message, config_.dialect, &channel.bloom.filter()));
+  channel.unreported.clear();
+  channel.unreported_overflow = false;
+  SharedBytes wire(wire::EncodeWithBloom(message, config_.dialect, &OutgoingBloom(channel, now)));
   own_echoes_.Remember(message_id, wire);
   return wire;
+}
+
+const BloomFilter& ReliabilityManager::Impl::OutgoingBloom(ChannelState& channel, Timestamp now) {
+  if (!channel.wire_bloom) return channel.bloom.filter();
+  const Duration horizon = config_.BloomWireHorizon();
+  const Timestamp oldest_kept = now - Timestamp{} > horizon ? now - horizon : Timestamp{};
+  channel.wire_bloom->Expire(oldest_kept, config_.max_causal_history, now);
+  return channel.wire_bloom->Filter();
 }
 
 Result<SharedBytes> ReliabilityManager::Impl::Wrap(const ChannelId& channel_id, ByteSpan content,
@@ -475,6 +489,7 @@ Result<UnwrapResult> ReliabilityManager::Impl::UnwrapShared(const SharedBytes& w
     AdvanceLamportForReceive(channel, *message.lamport_timestamp, internal::ReceiveStage::kArrived);
     ReviewAcknowledgements(channel, decoded);
     HandleRepairRequests(channel, message, now);
+    NoteAcknowledgedReceipts(channel, decoded);
     // A peer's sync lists what it delivered lately: a gap here that no later
     // message will reveal (the tail of a conversation) shows up now.
     for (const HistoryEntry& dep : message.causal_history) {
@@ -498,10 +513,14 @@ Result<UnwrapResult> ReliabilityManager::Impl::UnwrapShared(const SharedBytes& w
   // Peers may stop resending once we hold the message, even before it is
   // deliverable: it enters our filter now.
   channel.bloom.Add(message.message_id);
+  if (channel.wire_bloom) {
+    channel.wire_bloom->Add(MakeBloomKey(Dialect::kNim, message.message_id), now);
+  }
   AdvanceLamportForReceive(channel, *message.lamport_timestamp, internal::ReceiveStage::kArrived);
   ReviewAcknowledgements(channel, decoded);
   HandleRepairRequests(channel, message, now);
-  ScheduleSync(channel, now);
+  NoteAcknowledgedReceipts(channel, decoded);
+  ScheduleSync(channel, message, now);
 
   for (const HistoryEntry& dep : message.causal_history) {
     if (!channel.Known(dep.message_id)) result.missing_dependencies.push_back(dep);
@@ -519,12 +538,15 @@ Result<UnwrapResult> ReliabilityManager::Impl::UnwrapShared(const SharedBytes& w
 Status ReliabilityManager::Impl::MarkDependenciesMet(const ChannelId& channel_id,
                                                      std::span<const MessageId> message_ids,
                                                      Timestamp now) {
-  (void)now;
   ChannelState* channel = FindChannel(channel_id);
   if (channel == nullptr) return Status(ErrorCode::kUnknownChannel, "no channel " + channel_id);
   PersistScope persist(this, channel);
   for (const MessageId& id : message_ids) {
-    if (!channel->bloom.Contains(id)) channel->bloom.Add(id);
+    if (!channel->bloom.Contains(id)) {
+      channel->bloom.Add(id);
+      // Its sender may be waiting for an acknowledgement, as for one received.
+      if (channel->wire_bloom) channel->wire_bloom->Add(MakeBloomKey(Dialect::kNim, id), now);
+    }
     if (!channel->Known(id)) {
       TouchDelivered(*channel, id);
       channel->marked.Insert(id);

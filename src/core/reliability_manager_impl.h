@@ -123,6 +123,8 @@ class ReliabilityManager::Impl {
   SharedBytes EncodeSyncMessage(internal::ChannelState& channel, const MessageId& message_id,
                                 Timestamp now);
   std::vector<HistoryEntry> RecentCausalHistory(internal::ChannelState& channel);
+  // The filter our next message carries (right-sized or the rolling one).
+  const BloomFilter& OutgoingBloom(internal::ChannelState& channel, Timestamp now);
   void AddToHistory(internal::ChannelState& channel, const MessageId& id,
                     internal::HistoryRecord record);
   // ---- Order of the history (history_order.cc) ----
@@ -168,7 +170,13 @@ class ReliabilityManager::Impl {
   Timestamp RepairDeadline(const internal::ChannelState& channel) const;
 
   // ---- Timers (timers.cc) ----
-  void ScheduleSync(internal::ChannelState& channel, Timestamp now);
+  // A new message of a peer arrived: a sync becomes due (jittered) unless one is.
+  void ScheduleSync(internal::ChannelState& channel, const Message& received, Timestamp now);
+  // SyncPolicy::kUnacknowledgedReceipts: forgets the receipts `decoded`
+  // acknowledges for us, and the due sync once none is left.
+  void NoteAcknowledgedReceipts(internal::ChannelState& channel, const DecodedMessage& decoded);
+  // sync_message_interval, +-10% from the injected entropy (or its fallback).
+  Duration JitteredSyncInterval(const internal::ChannelState& channel) const;
   void TickChannel(internal::ChannelState& channel, Timestamp now);
   Timestamp ChannelDeadline(const internal::ChannelState& channel) const;
   // Puts the channel in the deadline index at its current deadline; called

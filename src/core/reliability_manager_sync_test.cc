@@ -320,7 +320,10 @@ TEST(DeliberateDifferences, ReceivedSyncAcknowledgesButDeliversNothing) {
 }
 
 TEST(DeliberateDifferences, TickProducesSyncAfterQuietInterval) {
-  auto m = Make(NimConfig());
+  Config config = NimConfig();
+  config.sync_policy = SyncPolicy::kAfterReceipt;  // exactly the interval (wire_overhead_test.cc
+                                                   // covers the jittered default)
+  auto m = Make(config);
   MustUnwrapOutcome(*m, Wire({.id = "p1", .lamport = 5}), kT0);
   m->TakeEvents();
   EXPECT_EQ(m->NextDeadline(), kT0 + seconds{30});
@@ -494,6 +497,7 @@ TEST(DeliberateDifferences, BloomRollOverKeepsMessageSizeDiffersFromNim) {
     config.bloom_filter_error_rate = 0.01;
     config.max_causal_history = 0;  // only the filter varies in size
     config.bloom_roll_over = roll_over;
+    config.bloom_wire_size = BloomWireSize::kFixed;  // the rolling filter itself goes out
     auto m = Make(config);
     const size_t first = MustWrap(*m, "m000", kT0).size();
     size_t last = 0;

@@ -51,11 +51,14 @@ void SeedBloom(ReliabilityManager& m, int count, const std::string& prefix = "se
   for (int i = 0; i < count; ++i) State(m, channel).bloom.Add(prefix + std::to_string(i));
 }
 
-// The nim suites' fixture: manager "alice" with channel "ch".
+// The nim suites' fixture: manager "alice" with channel "ch", sending the
+// whole filter as nim-sds does (these suites port nim-sds's tests).
 class ReliabilityManagerNim : public ::testing::Test {
  protected:
   void SetUp() override {
-    m_ = Make(NimConfig("alice"));
+    Config config = NimConfig("alice");
+    config.bloom_wire_size = BloomWireSize::kFixed;
+    m_ = Make(config);
     ASSERT_TRUE(m_->EnsureChannel(kCh).ok());
   }
   std::unique_ptr<ReliabilityManager> m_;
@@ -321,7 +324,9 @@ TEST(ReliabilityManagerNimPeriodic, BufferSweepAndBloomClean) {
 // nim-sds test_reliability #15: nim calls onPeriodicSync on a timer; here
 // Tick builds the sync message itself once the channel has been quiet.
 TEST(ReliabilityManagerNimPeriodic, PeriodicSync) {
-  auto m = Make(NimConfig("alice"));
+  Config config = NimConfig("alice");
+  config.sync_policy = SyncPolicy::kAfterReceipt;  // exactly the interval, unjittered
+  auto m = Make(config);
   MustUnwrap(*m, Wire({.id = "p1", .lamport = 1}), kT0);
   m->TakeEvents();
   EXPECT_EQ(m->Tick(kT0 + seconds{30}), kNoDeadline);

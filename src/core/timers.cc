@@ -1,10 +1,12 @@
 // Timers: everything periodic runs from Tick(now) (resends and give-ups of
 // the outgoing buffer, sync messages, SDS-R), which returns the next deadline.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/reliability_manager_impl.h"
+#include "sds/hash.h"
 
 namespace sds {
 
@@ -20,9 +22,68 @@ Timestamp Later(Timestamp t, Duration d) { return t > kNoDeadline - d ? kNoDeadl
 
 }  // namespace
 
-void ReliabilityManager::Impl::ScheduleSync(ChannelState& channel, Timestamp now) {
-  if (config_.sync_message_interval <= Duration::zero() || channel.sync_due) return;
-  channel.sync_due = now + config_.sync_message_interval;
+void ReliabilityManager::Impl::ScheduleSync(ChannelState& channel, const Message& received,
+                                            Timestamp now) {
+  if (config_.sync_message_interval <= Duration::zero()) return;
+  if (config_.sync_policy == SyncPolicy::kUnacknowledgedReceipts) {
+    if (channel.unreported.size() < ChannelState::kMaxUnreported) {
+      channel.unreported.push_back({received.message_id, received.sender_id});
+    } else {
+      channel.unreported_overflow = true;
+    }
+  }
+  if (channel.sync_due) return;
+  channel.sync_due =
+      now + (config_.sync_policy == SyncPolicy::kAfterReceipt ? config_.sync_message_interval
+                                                              : JitteredSyncInterval(channel));
+}
+
+Duration ReliabilityManager::Impl::JitteredSyncInterval(const ChannelState& channel) const {
+  uint64_t entropy = 0;
+  if (config_.random) {
+    entropy = config_.random();
+  } else {
+    // No injected source: a hash that differs between participants and from
+    // one receipt to the next (the Lamport clock moves with every message).
+    entropy = static_cast<uint64_t>(
+        NimStringHash(config_.participant_id + '\n' + channel.channel_id + '\n' +
+                      std::to_string(channel.sync_count) + '\n' + std::to_string(channel.lamport)));
+  }
+  const double unit = static_cast<double>(entropy >> 11) * 0x1.0p-53;  // [0, 1)
+  const double interval = static_cast<double>(config_.sync_message_interval.count());
+  const auto jittered = static_cast<int64_t>(interval * (0.9 + 0.2 * unit));
+  return Duration{std::max<int64_t>(jittered, 1)};
+}
+
+void ReliabilityManager::Impl::NoteAcknowledgedReceipts(ChannelState& channel,
+                                                        const DecodedMessage& decoded) {
+  if (config_.sync_policy != SyncPolicy::kUnacknowledgedReceipts || channel.unreported.empty()) {
+    return;
+  }
+  const Message& message = decoded.message;
+  // Who sent it must be known, to tell an acknowledgement from the sender's
+  // own history (which tells the sender nothing).
+  if (message.sender_id.empty()) return;
+  std::optional<PeerBloomView> bloom;
+  if (message.bloom_filter && !message.bloom_filter->empty()) {
+    auto view = decoded.dialect == Dialect::kNim
+                    ? PeerBloomView::ParseNim(*message.bloom_filter, BloomLimits())
+                    : PeerBloomView::ParseSpec(*message.bloom_filter, spec_bloom_params_);
+    if (view.ok()) bloom = std::move(*view);
+  }
+  auto acknowledged = [&](const ChannelState::UnreportedReceipt& receipt) {
+    if (receipt.sender_id.empty() || receipt.sender_id == message.sender_id) return false;
+    for (const HistoryEntry& entry : message.causal_history) {
+      if (entry.message_id == receipt.message_id) return true;
+    }
+    return bloom && bloom->Contains(MakeBloomKey(bloom->dialect(), receipt.message_id));
+  };
+  const size_t before = channel.unreported.size();
+  std::erase_if(channel.unreported, acknowledged);
+  if (channel.unreported.size() < before && channel.unreported.empty() &&
+      !channel.unreported_overflow) {
+    channel.sync_due.reset();  // a peer already told the senders what we would
+  }
 }
 
 void ReliabilityManager::Impl::TickChannel(ChannelState& channel, Timestamp now) {

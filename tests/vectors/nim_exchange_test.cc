@@ -36,6 +36,8 @@ Config ScenarioConfig(const std::string& scenario, const std::string& who) {
   Config config;  // nim defaults
   config.participant_id = who;
   config.channel_admission = ChannelAdmission::kAny;  // as nim-sds: channels on first use
+  config.bloom_wire_size = BloomWireSize::kFixed;     // nim-sds's filter, byte for byte
+  config.sync_policy = SyncPolicy::kAfterReceipt;
   if (scenario == "small_bloom") {
     config.bloom_filter_capacity = 100;
     config.bloom_filter_error_rate = 0.01;
