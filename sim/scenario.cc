@@ -314,6 +314,21 @@ const std::map<std::string, Setter>& Setters() {
         EnumField(SDS_FIELD(s.config.bloom_roll_over),
                   std::map<std::string, BloomRollOver>{{"nim-sds", BloomRollOver::kNimSds},
                                                        {"fixed", BloomRollOver::kFixedGeometry}});
+    m["config.bloom_wire_size"] =
+        EnumField(SDS_FIELD(s.config.bloom_wire_size),
+                  std::map<std::string, BloomWireSize>{{"right-sized", BloomWireSize::kRightSized},
+                                                       {"fixed", BloomWireSize::kFixed}});
+    m["config.bloom_wire_horizon"] = DurationField(SDS_FIELD(s.config.bloom_wire_horizon));
+    m["config.sync_policy"] =
+        EnumField(SDS_FIELD(s.config.sync_policy),
+                  std::map<std::string, SyncPolicy>{
+                      {"jittered-after-receipt", SyncPolicy::kJitteredAfterReceipt},
+                      {"after-receipt", SyncPolicy::kAfterReceipt},
+                      {"unacknowledged-receipts", SyncPolicy::kUnacknowledgedReceipts}});
+    m["config.history_order"] =
+        EnumField(SDS_FIELD(s.config.history_order),
+                  std::map<std::string, HistoryOrder>{{"delivery", HistoryOrder::kDelivery},
+                                                      {"lamport", HistoryOrder::kLamport}});
     m["config.bloom_ack_threshold"] = IntField(SDS_FIELD(s.config.bloom_ack_threshold));
     m["config.max_message_history"] = SizeField(SDS_FIELD(s.config.max_message_history));
     m["config.max_causal_history"] = SizeField(SDS_FIELD(s.config.max_causal_history));

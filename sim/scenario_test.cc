@@ -80,6 +80,11 @@ TEST(Scenario, BadInputIsRefusedWithTheKey) {
   Scenario s;
   EXPECT_FALSE(ApplySetting(s, "link.loss", "1.5").ok());
   EXPECT_FALSE(ApplySetting(s, "config.bloom_roll_over", "sometimes").ok());
+  EXPECT_FALSE(ApplySetting(s, "config.sync_policy", "often").ok());
+  EXPECT_TRUE(ApplySetting(s, "config.history_order", "lamport").ok());
+  EXPECT_EQ(s.config.history_order, HistoryOrder::kLamport);
+  EXPECT_TRUE(ApplySetting(s, "config.bloom_wire_size", "fixed").ok());
+  EXPECT_EQ(s.config.bloom_wire_size, BloomWireSize::kFixed);
   EXPECT_TRUE(ApplySetting(s, "link.loss", "5%").ok());
   EXPECT_DOUBLE_EQ(s.loss.loss, 0.05);
   EXPECT_TRUE(ApplySetting(s, "config.resend_interval", "0s").ok());
@@ -95,6 +100,10 @@ TEST(Scenario, EveryConfigFieldHasAKey) {
                           "config.bloom_filter_error_rate",
                           "config.bloom_roll_over",
                           "config.bloom_ack_threshold",
+                          "config.bloom_wire_size",
+                          "config.bloom_wire_horizon",
+                          "config.sync_policy",
+                          "config.history_order",
                           "config.max_message_history",
                           "config.max_causal_history",
                           "config.dedup_window",

@@ -326,6 +326,7 @@ Scenario SlowRepairOneDrop() {
   Set(s, "store.delay_min", "50ms");
   Set(s, "store.delay_max", "50ms");
   Set(s, "store.sync_interval", "5s");
+  Set(s, "config.sync_policy", "after-receipt");  // unjittered, so the counts below hold
   return s;
 }
 

@@ -104,6 +104,26 @@ Bytes MintStoreId(const EntropySource& entropy) {
   return id;
 }
 
+Result<std::vector<FilteredInput>> FilterImport(const ChannelId& channel_id,
+                                                std::span<const AppendInput> messages,
+                                                const ChannelLogOptions& options) {
+  std::vector<FilteredInput> accepted;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    FilteredInput in = FilterAppendInput(messages[i], options);
+    if (in.result.disposition == AppendDisposition::kRejected) {
+      return Status(in.result.error.code(),
+                    "import message " + std::to_string(i) + ": " + in.result.error.message());
+    }
+    if (in.result.disposition != AppendDisposition::kAppended) continue;
+    if (in.result.channel_id != channel_id) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "import message " + std::to_string(i) + " belongs to another channel");
+    }
+    accepted.push_back(std::move(in));
+  }
+  return accepted;
+}
+
 Status ValidateOptions(const ChannelLogOptions& options) {
   if (!options.entropy) {
     return Status(ErrorCode::kInvalidArgument, "ChannelLogOptions::entropy is required");

@@ -3,6 +3,9 @@
 #ifndef SDS_NODE_LOG_APPEND_FILTER_H_
 #define SDS_NODE_LOG_APPEND_FILTER_H_
 
+#include <span>
+#include <vector>
+
 #include "sds/channel_log.h"
 
 namespace sds::catchup::internal {
@@ -18,6 +21,13 @@ struct FilteredInput {
 };
 
 FilteredInput FilterAppendInput(const AppendInput& input, const ChannelLogOptions& options);
+
+// The inputs of an Import into `channel_id` that are to be stored, in order:
+// the first rejected input, or one of another channel, refuses the whole
+// import (naming its index); what the filter skips (sync messages) is left out.
+Result<std::vector<FilteredInput>> FilterImport(const ChannelId& channel_id,
+                                                std::span<const AppendInput> messages,
+                                                const ChannelLogOptions& options);
 
 // Entropy source drawn into a fresh epoch / store id.
 Epoch MintEpoch(const EntropySource& entropy);

@@ -783,20 +783,9 @@ Status SqliteChannelLog::MarkRestored() {
 
 Status SqliteChannelLog::Import(const ChannelId& channel_id, std::span<const AppendInput> messages,
                                 Timestamp now) {
-  std::vector<internal::FilteredInput> accepted;
-  for (size_t i = 0; i < messages.size(); ++i) {
-    internal::FilteredInput in = internal::FilterAppendInput(messages[i], impl_->options_);
-    if (in.result.disposition == AppendDisposition::kRejected) {
-      return Status(in.result.error.code(),
-                    "import message " + std::to_string(i) + ": " + in.result.error.message());
-    }
-    if (in.result.disposition != AppendDisposition::kAppended) continue;
-    if (in.result.channel_id != channel_id) {
-      return Status(ErrorCode::kInvalidArgument,
-                    "import message " + std::to_string(i) + " belongs to another channel");
-    }
-    accepted.push_back(in);
-  }
+  auto filtered = internal::FilterImport(channel_id, messages, impl_->options_);
+  if (!filtered.ok()) return filtered.status();
+  std::vector<internal::FilteredInput>& accepted = *filtered;
   std::lock_guard lock(impl_->mutex_);
   return impl_->Write([&]() -> Status {
     auto it = impl_->channels_.find(channel_id);
