@@ -164,10 +164,13 @@ void Check(const std::string& db, Model& model, int kill) {
     }
     ChannelModel& c = model.channels[ch];
     std::set<std::string> history;
+    std::vector<std::string> history_in_order;  // oldest first, as the store keeps it
     for (const auto& message : data->message_history) {
       auto decoded = sds::DecodeAny(message);
       CHECK(decoded.ok(), "kill %d: stored history message does not decode", kill);
-      if (decoded.ok()) history.insert(decoded->message.message_id);
+      if (decoded.ok() && history.insert(decoded->message.message_id).second) {
+        history_in_order.push_back(decoded->message.message_id);
+      }
     }
     std::set<std::string> outgoing;
     for (const auto& o : data->meta.outgoing) outgoing.insert(o.message_id);
@@ -184,12 +187,15 @@ void Check(const std::string& db, Model& model, int kill) {
     // number, and the newest of those the journal reported. What the
     // operation in flight added without journaling it counts as delivered
     // (or wrapped) from now on: delivering it again is a second delivery.
+    // It enters the model in the store's order, which is the order of the
+    // deliveries (one unwrap can deliver a chain of buffered messages), so
+    // that later checks know which of them leaves the history first.
     const size_t capacity = sds::crash::AliceConfig().max_message_history;
     CHECK(history.size() <= capacity, "kill %d: %s history holds %zu > %zu", kill, ch.c_str(),
           history.size(), capacity);
     const size_t journaled = c.entered_history.size();
     size_t unjournaled = 0;
-    for (const auto& id : history) {
+    for (const auto& id : history_in_order) {
       if (c.delivered.count(id) || c.wrapped.count(id)) continue;
       if (!model.in_flight) {
         CHECK(false, "kill %d: %s history holds %s, never delivered or wrapped", kill, ch.c_str(),
