@@ -8,12 +8,15 @@
 #ifndef SDS_CORE_OWN_ECHOES_H_
 #define SDS_CORE_OWN_ECHOES_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
-#include "core/channel_state.h"
 #include "sds/hash.h"
 #include "sds/types.h"
 
@@ -27,26 +30,48 @@ inline constexpr size_t kOwnEchoMemory = 4096;
 
 class OwnEchoes {
  public:
-  OwnEchoes() : produced_(kOwnEchoMemory) {}
-  void Remember(const MessageId& id, ByteSpan wire) { produced_.Insert(Key(id, wire)); }
+  void Remember(const MessageId& id, ByteSpan wire) {
+    const Fingerprint print = Of(wire);
+    std::vector<Fingerprint>& prints = by_id_[id];
+    if (std::find(prints.begin(), prints.end(), print) != prints.end()) return;
+    prints.push_back(print);
+    order_.push_back(id);
+    while (order_.size() > kOwnEchoMemory) {
+      // The oldest entry of the order is the oldest fingerprint of its id.
+      auto oldest = by_id_.find(order_.front());
+      oldest->second.erase(oldest->second.begin());
+      if (oldest->second.empty()) by_id_.erase(oldest);
+      order_.pop_front();
+    }
+  }
+
+  // Looks the id up first: a peer's message (almost every one received) is
+  // told apart without hashing its bytes, which are ~20 KB with a full filter.
   bool IsOurs(const MessageId& id, ByteSpan wire) const {
-    return produced_.Contains(Key(id, wire));
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return false;
+    const Fingerprint print = Of(wire);
+    return std::find(it->second.begin(), it->second.end(), print) != it->second.end();
   }
 
  private:
-  static std::string Key(const MessageId& id, ByteSpan wire) {
-    const uint64_t fingerprint = static_cast<uint64_t>(
-        NimStringHash(std::string_view(reinterpret_cast<const char*>(wire.data()), wire.size())));
-    std::string key = id;
-    key.push_back('\0');
-    for (int shift = 0; shift < 64; shift += 8) {
-      key.push_back(static_cast<char>((fingerprint >> shift) & 0xff));
-    }
-    key += std::to_string(wire.size());
-    return key;
+  struct Fingerprint {
+    uint64_t hash;
+    size_t size;
+    bool operator==(const Fingerprint&) const = default;
+  };
+
+  static Fingerprint Of(ByteSpan wire) {
+    return {static_cast<uint64_t>(NimStringHash(
+                std::string_view(reinterpret_cast<const char*>(wire.data()), wire.size()))),
+            wire.size()};
   }
 
-  BoundedIdSet produced_;
+  // Each id with the fingerprints of what we produced under it (a resend of
+  // a message carries a new filter, so new bytes), and one entry per
+  // fingerprint in the order remembered, so the oldest is forgotten first.
+  std::unordered_map<MessageId, std::vector<Fingerprint>> by_id_;
+  std::deque<MessageId> order_;
 };
 
 }  // namespace sds::internal
