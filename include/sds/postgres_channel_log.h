@@ -109,6 +109,11 @@ class PostgresChannelLog : public ChannelLog {
   // deadlock since Open (for tests and metrics).
   uint64_t retries() const;
 
+  // `conninfo` as key=value pairs without the password, for logs; what libpq
+  // cannot parse is described as "(unparsable connection string)", never
+  // echoed (it may hold a password).
+  static std::string DescribeConninfo(const std::string& conninfo);
+
   class Impl;
 
  private:

@@ -1095,6 +1095,26 @@ Status PostgresChannelLog::DropChannel(const ChannelId& channel_id) {
 
 // ---- PostgresAppendListener ------------------------------------------------
 
+std::string PostgresChannelLog::DescribeConninfo(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    return "(unparsable connection string)";
+  }
+  std::string out;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (std::strcmp(o->keyword, "password") == 0) continue;
+    if (!out.empty()) out += ' ';
+    out += o->keyword;
+    out += '=';
+    out += o->val;
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
 Result<std::unique_ptr<PostgresAppendListener>> PostgresAppendListener::Open(
     const std::string& conninfo) {
   auto listener = std::unique_ptr<PostgresAppendListener>(new PostgresAppendListener());

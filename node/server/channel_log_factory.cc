@@ -6,6 +6,9 @@
 #include <cstdlib>
 
 #include "sds/memory_channel_log.h"
+#ifdef SDS_WITH_POSTGRES
+#include "sds/postgres_channel_log.h"
+#endif
 #include "sds/sqlite_channel_log.h"
 
 namespace sds::node {
@@ -44,6 +47,15 @@ Result<std::shared_ptr<catchup::ChannelLog>> OpenChannelLog(const StorageConfig&
     if (!log.ok()) return log.status();
     return std::shared_ptr<catchup::ChannelLog>(std::move(*log));
   }
+  if (!storage.postgres.empty()) {
+#ifdef SDS_WITH_POSTGRES
+    auto log = catchup::PostgresChannelLog::Open(storage.postgres, std::move(options));
+    if (!log.ok()) return log.status();
+    return std::shared_ptr<catchup::ChannelLog>(std::move(*log));
+#else
+    return Status(ErrorCode::kInvalidArgument, "built without PostgreSQL (SDS_WITH_POSTGRES=OFF)");
+#endif
+  }
   catchup::SqliteChannelLog::Options sqlite;
   sqlite.sync_full = storage.sync_full;
   auto log = catchup::SqliteChannelLog::Open(storage.database, std::move(options), sqlite);
@@ -52,7 +64,15 @@ Result<std::shared_ptr<catchup::ChannelLog>> OpenChannelLog(const StorageConfig&
 }
 
 std::string DescribeStorage(const StorageConfig& storage) {
-  return storage.memory ? "memory" : "sqlite:" + storage.database;
+  if (storage.memory) return "memory";
+  if (!storage.postgres.empty()) {
+#ifdef SDS_WITH_POSTGRES
+    return "postgres:" + catchup::PostgresChannelLog::DescribeConninfo(storage.postgres);
+#else
+    return "postgres:(unsupported build)";
+#endif
+  }
+  return "sqlite:" + storage.database;
 }
 
 }  // namespace sds::node

@@ -1,6 +1,6 @@
 // Opens the ChannelLog a node serves, by StorageConfig: SQLite by default,
-// in memory with --memory. The one place that knows the backends, so adding
-// one (e.g. PostgreSQL behind --postgres <conninfo>) is a flag and a branch here.
+// in memory with --memory, PostgreSQL with --postgres <conninfo>. The one
+// place that knows the backends.
 #ifndef SDS_NODE_SERVER_CHANNEL_LOG_FACTORY_H_
 #define SDS_NODE_SERVER_CHANNEL_LOG_FACTORY_H_
 
@@ -21,7 +21,7 @@ catchup::RetentionPolicy RetentionFrom(const StorageConfig& storage);
 Result<std::shared_ptr<catchup::ChannelLog>> OpenChannelLog(const StorageConfig& storage,
                                                             catchup::EntropySource entropy = {});
 
-// "sqlite:<path>" or "memory", for logs.
+// "sqlite:<path>", "postgres:<conninfo without password>" or "memory", for logs.
 std::string DescribeStorage(const StorageConfig& storage);
 
 }  // namespace sds::node

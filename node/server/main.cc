@@ -8,6 +8,9 @@
 #include <cstdio>
 
 #include "channel_log_factory.h"
+#ifdef SDS_WITH_POSTGRES
+#include "append_relay.h"
+#endif
 #include "node.h"
 #include "server.h"
 
@@ -49,6 +52,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::shared_ptr<sds::node::Node> shared_node = std::move(*node);
+#ifdef SDS_WITH_POSTGRES
+  // Several nodes on one database: what the others append reaches our
+  // subscribers through this listener.
+  std::unique_ptr<sds::node::AppendRelay> relay;
+  if (!config.storage.postgres.empty()) {
+    auto started = sds::node::AppendRelay::Start(config.storage.postgres, shared_node);
+    if (!started.ok()) {
+      spdlog::error("event=append_listener_failed error=\"{}\"", started.status().ToString());
+      return 1;
+    }
+    relay = std::move(*started);
+  }
+#endif
   auto server = sds::node::Server::Start(shared_node);
   if (!server.ok()) {
     spdlog::error("event=listen_failed error=\"{}\"", server.status().ToString());
@@ -66,6 +82,9 @@ int main(int argc, char** argv) {
   spdlog::info("event=shutdown signal={}", received == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop();
   server->reset();
+#ifdef SDS_WITH_POSTGRES
+  relay.reset();
+#endif
   shared_node.reset();
   log->reset();  // the database is closed here
   spdlog::info("event=stopped");

@@ -132,6 +132,12 @@ std::string NodeMetrics::Render(const catchup::LogServiceCounters& service,
   Counter(out, "sds_node_slow_subscribers_total",
           "Subscribers disconnected because their send queue overflowed.", slow_subscribers_);
   Counter(out, "sds_node_live_frames_total", "Live frames queued to subscribers.", live_frames_);
+  Counter(out, "sds_node_relay_notifications_total",
+          "Append notifications received from the nodes sharing the database.",
+          relay_notifications_);
+  Counter(out, "sds_node_relay_reconnects_total",
+          "Reconnections of the append listener (notifications may have been lost).",
+          relay_reconnects_);
   Gauge(out, "sds_node_connections", "Open connections.", connections_);
   Gauge(out, "sds_node_subscribers", "Channel subscriptions of open WebSockets.", subscribers_);
 

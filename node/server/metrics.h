@@ -30,6 +30,10 @@ class NodeMetrics {
   void CountConnectionRejected() { ++connections_rejected_; }
   void CountSlowSubscriber() { ++slow_subscribers_; }
   void CountLiveFrames(uint64_t n) { live_frames_ += n; }
+  // Append notifications from other nodes on the same database, and
+  // reconnections of the listener that receives them.
+  void CountRelayNotifications(uint64_t n) { relay_notifications_ += n; }
+  void CountRelayReconnect() { ++relay_reconnects_; }
   void ConnectionOpened() { ++connections_; }
   void ConnectionClosed() { --connections_; }
   void SubscriberAdded() { ++subscribers_; }
@@ -64,6 +68,8 @@ class NodeMetrics {
   std::atomic<uint64_t> connections_rejected_{0};
   std::atomic<uint64_t> slow_subscribers_{0};
   std::atomic<uint64_t> live_frames_{0};
+  std::atomic<uint64_t> relay_notifications_{0};
+  std::atomic<uint64_t> relay_reconnects_{0};
   std::atomic<int64_t> connections_{0};
   std::atomic<int64_t> subscribers_{0};
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <spdlog/spdlog.h>
+
 #include "sds/channel_log.h"
 
 namespace sds::node {
@@ -389,31 +391,78 @@ Result<PublishResponse> Node::Publish(const PublishRequest& request) {
   metrics_.CountRejected(rejected_count);
 
   for (const auto& channel_range : appended) {
-    // Named copies: clang 14 cannot capture structured bindings.
+    // With several nodes on one database, the seqs just before ours may be
+    // another node's appends whose notification has not arrived yet: they go
+    // out with ours, in order, so subscribers do not see a gap.
     const ChannelId& channel = channel_range.first;
-    const std::pair<uint64_t, uint64_t> range = channel_range.second;
-    if (!hub_.HasSubscribers(channel)) continue;
-    auto batch = std::make_shared<LiveBatch>();
-    batch->channel_id = channel;
-    catchup::ReadLimits limits;
-    limits.max_entries = range.second - range.first + 1;
-    limits.min_entries = limits.max_entries;
-    limits.max_bytes = UINT64_MAX;
-    const Status read = log_->Read([&](catchup::ReadView& view) {
-      const catchup::ChannelMeta* meta = view.Find(channel);
-      if (meta == nullptr) return Status::Ok();
-      batch->epoch = meta->epoch;
-      return view.ReadForward(channel, range.first, limits, batch->entries);
-    });
-    // Retention may already have removed the front of the batch; subscribers
-    // that need it get a gap and catch up from the log (cold start if gone).
-    if (!read.ok() || batch->entries.empty()) continue;
-    batch->frame = std::make_shared<const std::string>(
-        EntriesFrame(channel, batch->epoch, batch->entries, 0, /*live=*/true));
-    hub_.Deliver(batch);
+    uint64_t first = channel_range.second.first;
+    const uint64_t last = channel_range.second.second;
+    // A channel this process has not fanned out yet may have just been
+    // started by another node: its last page goes out, so a subscriber
+    // waiting for the channel's first entry gets it live.
+    auto known = fanned_out_.find(channel);
+    if (known != fanned_out_.end() && known->second + 1 < first) {
+      first = std::max(known->second + 1, PageStart(last));
+    } else if (known == fanned_out_.end() && !config_.storage.postgres.empty()) {
+      first = PageStart(last);
+    }
+    FanOutLocked(channel, first, last);
   }
   response.results = std::move(*results);
   return response;
+}
+
+void Node::FanOutLocked(const ChannelId& channel, uint64_t first, uint64_t last) {
+  uint64_t& fanned = fanned_out_[channel];
+  fanned = std::max(fanned, last);
+  if (!hub_.HasSubscribers(channel)) return;
+  auto batch = std::make_shared<LiveBatch>();
+  batch->channel_id = channel;
+  catchup::ReadLimits limits;
+  limits.max_entries = last - first + 1;
+  limits.min_entries = limits.max_entries;
+  limits.max_bytes = UINT64_MAX;
+  const Status read = log_->Read([&](catchup::ReadView& view) {
+    const catchup::ChannelMeta* meta = view.Find(channel);
+    if (meta == nullptr) return Status::Ok();
+    batch->epoch = meta->epoch;
+    return view.ReadForward(channel, first, limits, batch->entries);
+  });
+  // Retention may already have removed the front of the batch; subscribers
+  // that need it get a gap and catch up from the log (cold start if gone).
+  if (!read.ok() || batch->entries.empty()) return;
+  batch->frame = std::make_shared<const std::string>(
+      EntriesFrame(channel, batch->epoch, batch->entries, 0, /*live=*/true));
+  hub_.Deliver(batch);
+}
+
+uint64_t Node::PageStart(uint64_t last) const {
+  const uint64_t page = std::max<uint64_t>(config_.limits.max_entries_per_page, 1);
+  return last >= page ? last - page + 1 : 1;
+}
+
+void Node::RelayAppended(const ChannelId& channel_id, uint64_t head_seq) {
+  std::lock_guard lock(publish_mutex_);
+  metrics_.CountRelayNotifications(1);
+  auto known = fanned_out_.find(channel_id);
+  const uint64_t fanned = known == fanned_out_.end() ? 0 : known->second;
+  if (head_seq <= fanned) return;  // our own append, or one relayed already
+  // A head moved by more than a page (or one never heard of) is relayed by
+  // its last page: a subscriber further behind sees the gap and catches up
+  // from the log, which has everything.
+  const uint64_t first = std::max(fanned + 1, PageStart(head_seq));
+  FanOutLocked(channel_id, first, head_seq);
+}
+
+void Node::RelayAllChannels() {
+  auto channels = log_->Channels();
+  if (!channels.ok()) {
+    spdlog::warn("event=relay_rescan_failed error=\"{}\"", channels.status().ToString());
+    return;
+  }
+  for (const catchup::ChannelMeta& meta : *channels) {
+    if (meta.head_seq > 0) RelayAppended(meta.channel_id, meta.head_seq);
+  }
 }
 
 }  // namespace sds::node

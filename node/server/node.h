@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "hub.h"
 #include "metrics.h"
@@ -65,6 +66,15 @@ class Node {
   // so that live batches leave in the order the log assigned seqs).
   Result<PublishResponse> Publish(const PublishRequest& request);
 
+  // Another node on the same database appended to `channel_id`, whose head
+  // is now `head_seq` (a PostgreSQL notification): fans out to this node's
+  // subscribers what it has not fanned out yet, read from the log. Heads at
+  // or below what this node already fanned out (its own appends) do nothing.
+  void RelayAppended(const ChannelId& channel_id, uint64_t head_seq);
+  // After notifications may have been lost (the listener reconnected): every
+  // channel's head from the log, relayed as above.
+  void RelayAllChannels();
+
   void set_draining() { draining_ = true; }
   void set_clock(SteadyClock clock) { clock_ = std::move(clock); }
 
@@ -89,6 +99,11 @@ class Node {
       catchup::Answer<Response> (catchup::LogService::*answer)(const Request&),
       Bytes (*encode)(const Response&));
   HttpResponse Reply(unsigned status, std::string body, const char* content_type, unsigned version);
+  // Reads seqs first..last of `channel` and delivers them to its subscribers;
+  // publish_mutex_ held, so live batches leave in seq order.
+  void FanOutLocked(const ChannelId& channel, uint64_t first, uint64_t last);
+  // The first seq of the page (max_entries_per_page) that ends at `last`.
+  uint64_t PageStart(uint64_t last) const;
 
   NodeConfig config_;
   std::shared_ptr<catchup::ChannelLog> log_;
@@ -99,6 +114,9 @@ class Node {
   PublishLimits publish_limits_;
   SteadyClock clock_;
   std::mutex publish_mutex_;
+  // Per channel, the highest seq handed to the hub (own appends and relayed
+  // ones), under publish_mutex_.
+  std::unordered_map<ChannelId, uint64_t> fanned_out_;
   std::atomic<bool> draining_{false};
 };
 

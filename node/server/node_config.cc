@@ -22,6 +22,9 @@ void AddNodeFlags(CLI::App& app, NodeConfig& c) {
   StorageConfig& s = c.storage;
   app.add_option("--database", s.database, "SQLite file of the channel log")->capture_default_str();
   app.add_flag("--memory", s.memory, "Keep the log in memory (lost on exit; for tests)");
+  app.add_option("--postgres", s.postgres,
+                 "PostgreSQL connection string (libpq key=value or postgresql:// URI): keep "
+                 "the log there, shared with every node on the same database");
   app.add_flag("--sync-full", s.sync_full, "SQLite synchronous=FULL (durable across power loss)");
   app.add_option("--retention-max-age-s", s.retention_max_age_s,
                  "Drop entries older than this (0: never)")
@@ -109,6 +112,14 @@ Status Validate(const NodeConfig& c) {
     return bad("--rate-limit-per-s must be >= 0 and --rate-limit-burst >= 1");
   if (l.rate_limit_max_clients == 0) return bad("--rate-limit-max-clients must be positive");
   if (!c.storage.memory && c.storage.database.empty()) return bad("--database is empty");
+  if (!c.storage.postgres.empty()) {
+#ifndef SDS_WITH_POSTGRES
+    return bad("--postgres: this sds-node was built without PostgreSQL (SDS_WITH_POSTGRES=OFF)");
+#endif
+    if (c.storage.memory) return bad("--postgres and --memory exclude each other");
+    if (c.storage.sync_full)
+      return bad("--sync-full is a SQLite setting; PostgreSQL commits durably");
+  }
   return Status::Ok();
 }
 

@@ -21,6 +21,12 @@ struct StorageConfig {
   std::string database = "sds-node.db";
   // Keep the log in memory (tests, demos): lost with the process.
   bool memory = false;
+  // libpq connection string (key=value pairs or a postgresql:// URI) of a
+  // PostgreSQL database holding the log instead of SQLite. Several nodes on
+  // one database serve the same channels: seqs are assigned there, appends
+  // on any node reach the subscribers of every node (LISTEN/NOTIFY), and
+  // clients keep their cursors when they move between nodes.
+  std::string postgres;
   // SQLite synchronous=FULL: an appended message survives power loss too.
   bool sync_full = false;
   // Retention; 0 disables a limit.

@@ -287,5 +287,38 @@ TEST(NodeConfigTest, ValidateNamesTheBadFlag) {
   EXPECT_FALSE(Validate(c).ok());
 }
 
+TEST(NodeConfigTest, PostgresExcludesTheSqliteOnlySettings) {
+  NodeConfig c = TestConfig();
+  c.storage.memory = false;
+  c.storage.postgres = "host=/tmp dbname=sds";
+#ifdef SDS_WITH_POSTGRES
+  EXPECT_TRUE(Validate(c).ok()) << Validate(c).ToString();
+  c.storage.sync_full = true;
+  EXPECT_NE(Validate(c).message().find("--sync-full"), std::string::npos);
+  c.storage.sync_full = false;
+  c.storage.memory = true;
+  EXPECT_NE(Validate(c).message().find("--memory"), std::string::npos);
+#else
+  EXPECT_NE(Validate(c).message().find("without PostgreSQL"), std::string::npos);
+#endif
+}
+
+#ifdef SDS_WITH_POSTGRES
+TEST(NodeConfigTest, DescribeStorageNeverShowsThePassword) {
+  StorageConfig s;
+  s.postgres = "host=/run/pg port=5433 dbname=sds user=node password=hunter2";
+  const std::string described = DescribeStorage(s);
+  EXPECT_EQ(described.find("hunter2"), std::string::npos) << described;
+  EXPECT_NE(described.find("dbname=sds"), std::string::npos) << described;
+  EXPECT_NE(described.find("port=5433"), std::string::npos) << described;
+  s.postgres = "postgresql://node:hunter2@db.example:5432/sds";
+  EXPECT_EQ(DescribeStorage(s).find("hunter2"), std::string::npos) << DescribeStorage(s);
+  EXPECT_NE(DescribeStorage(s).find("host=db.example"), std::string::npos) << DescribeStorage(s);
+  // Unparsable input is not echoed: it may hold a password.
+  s.postgres = "password=hunter2 'unterminated";
+  EXPECT_EQ(DescribeStorage(s).find("hunter2"), std::string::npos) << DescribeStorage(s);
+}
+#endif
+
 }  // namespace
 }  // namespace sds::node

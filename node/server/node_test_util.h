@@ -1,7 +1,8 @@
 // Helpers for the sds-node suites: a node served in-process on an ephemeral
-// port, a blocking HTTP client and a WebSocket subscriber client. Every
-// blocking read has a socket timeout, a safety net only: the tests wait for
-// events (a response, a frame, a closed socket), never for time to pass.
+// port, a blocking HTTP client and a WebSocket subscriber client. The tests
+// wait for events (a response, a frame, a closed socket), never for time to
+// pass. Asio's blocking reads poll without a timeout, so the socket timeouts
+// set here bound only raw reads; CTest's TIMEOUT is the safety net.
 #ifndef SDS_NODE_SERVER_NODE_TEST_UTIL_H_
 #define SDS_NODE_SERVER_NODE_TEST_UTIL_H_
 
@@ -112,6 +113,25 @@ class HttpClient {
   }
   http::response<http::string_body> Get(const std::string& target) {
     return Send(http::request<http::string_body>{http::verb::get, target, 11});
+  }
+
+  // A POST whose failure is an answer, not a test failure: nullopt when the
+  // connection broke before a whole response arrived (the node died).
+  std::optional<http::response<http::string_body>> TryPost(const std::string& target,
+                                                           std::string body) {
+    http::request<http::string_body> request{http::verb::post, target, 11};
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::content_type, kProtobufType);
+    request.body() = std::move(body);
+    request.prepare_payload();
+    beast::error_code ec;
+    http::write(socket_, request, ec);
+    if (ec) return std::nullopt;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(socket_, buffer_, parser, ec);
+    if (ec) return std::nullopt;
+    return parser.release();
   }
 
   // Raw bytes in, whatever comes back until the node closes (or one response).

@@ -2,12 +2,9 @@
 // clean exit that closes the database), restart on the same file, and a
 // client resuming by cursor gets UP_TO_DATE: zero cold starts.
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "log/log_test_util.h"
+#include "node_process.h"
 #include "node_test_util.h"
 
 namespace sds::node {
@@ -16,67 +13,6 @@ namespace {
 using catchup::testing::ContentMessage;
 using catchup::testing::TempPath;
 using namespace sds::node::testing;
-
-class NodeProcess {
- public:
-  explicit NodeProcess(const std::vector<std::string>& args) {
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      std::string binary = SDS_NODE_BINARY;
-      argv.push_back(binary.data());
-      std::vector<std::string> copy = args;
-      for (std::string& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = out[0];
-  }
-  ~NodeProcess() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_ >= 0) close(stdout_);
-  }
-
-  // Reads "listening on host:port" from the node's stdout.
-  uint16_t WaitForPort() {
-    std::string line;
-    while (line.find('\n') == std::string::npos) {
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, kSafetyTimeoutS * 1000) <= 0) return 0;
-      char buffer[256];
-      const ssize_t n = read(stdout_, buffer, sizeof buffer);
-      if (n <= 0) return 0;
-      line.append(buffer, static_cast<size_t>(n));
-    }
-    const size_t colon = line.rfind(':');
-    if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos) return 0;
-    return static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
-  }
-
-  // SIGTERM, then the exit status.
-  int Terminate() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stdout_ = -1;
-  bool exited_ = false;
-};
 
 uint64_t MetricValue(const std::string& text, const std::string& series) {
   const size_t at = text.find("\n" + series + " ");
@@ -139,9 +75,9 @@ TEST(SdsNodeBinary, HelpDocumentsEveryFlag) {
   while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) help.append(buffer, n);
   EXPECT_EQ(pclose(pipe), 0);
   for (const char* flag :
-       {"--config", "--listen", "--port", "--threads", "--database", "--memory", "--max-body-bytes",
-        "--max-connections", "--rate-limit-per-s", "--max-subscriber-queue-frames",
-        "--http-idle-timeout-s", "--shutdown-grace-ms"}) {
+       {"--config", "--listen", "--port", "--threads", "--database", "--memory", "--postgres",
+        "--max-body-bytes", "--max-connections", "--rate-limit-per-s",
+        "--max-subscriber-queue-frames", "--http-idle-timeout-s", "--shutdown-grace-ms"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }
