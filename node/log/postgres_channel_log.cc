@@ -1093,8 +1093,6 @@ Status PostgresChannelLog::DropChannel(const ChannelId& channel_id) {
   });
 }
 
-// ---- PostgresAppendListener ------------------------------------------------
-
 std::string PostgresChannelLog::DescribeConninfo(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
@@ -1114,6 +1112,8 @@ std::string PostgresChannelLog::DescribeConninfo(const std::string& conninfo) {
   PQconninfoFree(options);
   return out;
 }
+
+// ---- PostgresAppendListener ------------------------------------------------
 
 Result<std::unique_ptr<PostgresAppendListener>> PostgresAppendListener::Open(
     const std::string& conninfo) {

@@ -391,20 +391,15 @@ Result<PublishResponse> Node::Publish(const PublishRequest& request) {
   metrics_.CountRejected(rejected_count);
 
   for (const auto& channel_range : appended) {
-    // With several nodes on one database, the seqs just before ours may be
-    // another node's appends whose notification has not arrived yet: they go
-    // out with ours, in order, so subscribers do not see a gap.
     const ChannelId& channel = channel_range.first;
     uint64_t first = channel_range.second.first;
     const uint64_t last = channel_range.second.second;
-    // A channel this process has not fanned out yet may have just been
-    // started by another node: its last page goes out, so a subscriber
-    // waiting for the channel's first entry gets it live.
-    auto known = fanned_out_.find(channel);
-    if (known != fanned_out_.end() && known->second + 1 < first) {
-      first = std::max(known->second + 1, PageStart(last));
-    } else if (known == fanned_out_.end() && !config_.storage.postgres.empty()) {
-      first = PageStart(last);
+    // With several nodes on one database, the seqs just before ours may be
+    // another node's appends whose notification has not arrived yet (or the
+    // channel's first entries, when another node started it): they go out
+    // with ours, in order, so subscribers do not see a gap.
+    if (!config_.storage.postgres.empty()) {
+      first = std::min(first, FirstNotFannedOut(channel, last));
     }
     FanOutLocked(channel, first, last);
   }
@@ -436,21 +431,22 @@ void Node::FanOutLocked(const ChannelId& channel, uint64_t first, uint64_t last)
   hub_.Deliver(batch);
 }
 
-uint64_t Node::PageStart(uint64_t last) const {
+uint64_t Node::FirstNotFannedOut(const ChannelId& channel, uint64_t last) const {
+  auto known = fanned_out_.find(channel);
+  const uint64_t fanned = known == fanned_out_.end() ? 0 : known->second;
+  // More than a page behind (or never fanned out): the last page only; a
+  // subscriber further behind sees the gap and catches up from the log,
+  // which has everything.
   const uint64_t page = std::max<uint64_t>(config_.limits.max_entries_per_page, 1);
-  return last >= page ? last - page + 1 : 1;
+  const uint64_t page_start = last >= page ? last - page + 1 : 1;
+  return std::max(fanned + 1, page_start);
 }
 
 void Node::RelayAppended(const ChannelId& channel_id, uint64_t head_seq) {
   std::lock_guard lock(publish_mutex_);
   metrics_.CountRelayNotifications(1);
-  auto known = fanned_out_.find(channel_id);
-  const uint64_t fanned = known == fanned_out_.end() ? 0 : known->second;
-  if (head_seq <= fanned) return;  // our own append, or one relayed already
-  // A head moved by more than a page (or one never heard of) is relayed by
-  // its last page: a subscriber further behind sees the gap and catches up
-  // from the log, which has everything.
-  const uint64_t first = std::max(fanned + 1, PageStart(head_seq));
+  const uint64_t first = FirstNotFannedOut(channel_id, head_seq);
+  if (first > head_seq) return;  // our own append, or one relayed already
   FanOutLocked(channel_id, first, head_seq);
 }
 

@@ -102,8 +102,10 @@ class Node {
   // Reads seqs first..last of `channel` and delivers them to its subscribers;
   // publish_mutex_ held, so live batches leave in seq order.
   void FanOutLocked(const ChannelId& channel, uint64_t first, uint64_t last);
-  // The first seq of the page (max_entries_per_page) that ends at `last`.
-  uint64_t PageStart(uint64_t last) const;
+  // The first seq up to `last` of `channel` this node has not fanned out,
+  // at most a page (max_entries_per_page) before `last`; above `last` when
+  // everything up to it went out. publish_mutex_ held.
+  uint64_t FirstNotFannedOut(const ChannelId& channel, uint64_t last) const;
 
   NodeConfig config_;
   std::shared_ptr<catchup::ChannelLog> log_;

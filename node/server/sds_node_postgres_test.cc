@@ -7,11 +7,11 @@
 // anything.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <thread>
 
@@ -261,16 +261,16 @@ TEST(SdsNodePostgres, ThreeNodesServeEveryMessageOnceAndSurviveAKilledNode) {
   constexpr size_t kVictim = 2;
   // Read while the publishers run, so no node queue backs up.
   std::vector<std::thread> readers;
-  std::optional<Watchdog> watchdog;
-  watchdog.emplace(followers);
-  std::vector<bool> complete(3, false);
+  Watchdog watchdog(followers);
+  // One bool per thread (std::vector<bool> would pack them into shared words).
+  std::array<bool, 3> complete{};
   for (size_t i = 0; i < 3; ++i) {
     readers.emplace_back([&, i] { complete[i] = followers[i]->ReadUntil(kTotal); });
   }
   std::atomic<int> victim_batches{0};
   std::atomic<bool> killed{false};
-  std::vector<int> failovers(3, 0);
-  std::vector<bool> published(3, false);
+  std::array<int, 3> failovers{};
+  std::array<bool, 3> published{};
   std::vector<std::thread> publishers;
   for (size_t n = 0; n < 3; ++n) {
     publishers.emplace_back([&, n] {
@@ -296,7 +296,6 @@ TEST(SdsNodePostgres, ThreeNodesServeEveryMessageOnceAndSurviveAKilledNode) {
 
   for (auto& t : publishers) t.join();
   for (auto& t : readers) t.join();
-  watchdog.reset();
   for (size_t n = 0; n < 3; ++n) EXPECT_TRUE(published[n]) << "publisher " << n;
   EXPECT_GT(failovers[kVictim], 0) << "the victim's publisher never had to fail over";
   for (size_t i = 0; i < 3; ++i) {
