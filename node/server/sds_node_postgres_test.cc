@@ -326,5 +326,25 @@ TEST(SdsNodePostgres, ThreeNodesServeEveryMessageOnceAndSurviveAKilledNode) {
   EXPECT_FALSE(at_0.store_id.empty());
 }
 
+TEST(SdsNodePostgres, AnUnreachableDatabaseFailsStartWithoutEchoingThePassword) {
+  // A unix socket directory with no server in it: libpq fails at once.
+  const std::string command = std::string(SDS_NODE_BINARY) +
+                              " --port 0 --postgres 'host=/nonexistent-sds-dir dbname=sds "
+                              "password=hunter2' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  EXPECT_NE(output.find("event=open_log_failed"), std::string::npos) << output;
+  EXPECT_NE(output.find("host=/nonexistent-sds-dir"), std::string::npos) << output;
+  EXPECT_EQ(output.find("hunter2"), std::string::npos) << output;
+  EXPECT_EQ(output.find("listening on"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace sds::node
